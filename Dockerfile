@@ -1,0 +1,30 @@
+# Conduit on Hypercorn. Build: docker build -t quart-conduit .
+# Run:   docker run -p 8000:8000 -e CONDUIT_ENV=production -e CONDUIT_SECRET_KEY=... quart-conduit
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 conduit
+WORKDIR /srv/conduit
+
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install --editable .
+
+COPY templates ./templates
+COPY static ./static
+COPY migrations ./migrations
+COPY hypercorn.toml ./
+RUN mkdir -p instance && chown conduit:conduit instance
+
+USER conduit
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+
+# Migrate (a command, once), then serve with hypercorn.toml; every worker opens its own pool.
+CMD ["sh", "-c", "quart --app app db upgrade && exec conduit-serve --bind 0.0.0.0:8000"]

@@ -1,0 +1,48 @@
+# Two commands matter: `make run` (set up, migrate, seed, serve) and `make test` (set up, test all).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run dev test test-sqlite test-postgres lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/quart --app app db upgrade
+	$(BIN)/quart --app app seed --if-empty
+	@echo "Conduit is starting on http://127.0.0.1:8000  (Ctrl-C stops it)"
+	$(BIN)/conduit-serve
+
+# The development server, reloading on code changes.
+dev: $(STAMP)
+	$(BIN)/quart --app app db upgrade
+	$(BIN)/quart --app app seed --if-empty
+	$(BIN)/quart --app app run --reload
+
+test: $(STAMP) lint test-sqlite test-postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest --db sqlite
+
+# Runs when PostgreSQL answers; otherwise says so plainly. CONDUIT_REQUIRE_POSTGRES=1 (CI) fails instead.
+test-postgres: $(STAMP)
+	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)', timeout=3))" 2>/dev/null; then \
+		$(BIN)/pytest --db postgresql; \
+	elif [ "$$CONDUIT_REQUIRE_POSTGRES" = "1" ]; then \
+		echo "PostgreSQL at $(PG_URL) cannot be reached, and CONDUIT_REQUIRE_POSTGRES=1: failing."; exit 1; \
+	else \
+		echo "PostgreSQL at $(PG_URL) cannot be reached: the PostgreSQL pass was NOT run (SQLite only)."; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

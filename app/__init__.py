@@ -1,0 +1,58 @@
+"""Application factory: settings, the database, blueprints, error handlers, CLI commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Quart
+
+from app.config import PROJECT_ROOT, Settings, load_settings
+from app.db import Database
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
+    """Build an app. ``overrides`` are setting names (``database_url``...) that win over the env.
+
+    A bad setting raises ``ConfigError`` (a SystemExit): one line on stderr, no traceback.
+    """
+    settings = load_settings(overrides=overrides)
+    app = Quart(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    configure(app, settings)
+    Database().init_app(app, settings)
+
+    from app import errors, health, site
+    from app.commands import register_commands
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(site.blueprint)
+    errors.init_app(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Quart, settings: Settings) -> None:
+    app.config.update(
+        CONDUIT=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "testing",
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+    )
+    app.jinja_env.autoescape = True
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(settings.log_level)
+    app.logger.setLevel(settings.log_level)
+
+
+def settings_of(app: Quart) -> Settings:
+    settings: Settings = app.config["CONDUIT"]
+    return settings

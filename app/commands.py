@@ -1,0 +1,143 @@
+"""Flask-style CLI commands: ``quart --app app db upgrade | seed | create-admin``.
+
+They are plain click commands (not wrapped in Quart's app context, which runs inside an event
+loop) so that each can run its own ``asyncio.run`` and its own short-lived engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from alembic import command
+from quart import Quart
+from quart.cli import ScriptInfo, pass_script_info
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import migrate
+from app.config import Settings
+from app.db import make_engine
+from app.domain import DomainError, users
+from app.domain.passwords import hash_password
+from app.seed import database_is_empty, seed
+
+T = TypeVar("T")
+
+
+def _settings(info: ScriptInfo) -> Settings:
+    settings: Settings = info.load_app().config["CONDUIT"]
+    return settings
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@pass_script_info
+def db_upgrade(info: ScriptInfo, revision: str) -> None:
+    """Upgrade the database to REVISION (default: head)."""
+    migrate.upgrade(_settings(info).database_url, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+@pass_script_info
+def db_downgrade(info: ScriptInfo, revision: str) -> None:
+    """Downgrade the database to REVISION (default: one step back)."""
+    migrate.downgrade(_settings(info).database_url, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db_group.command("current")
+@pass_script_info
+def db_current(info: ScriptInfo) -> None:
+    """Show the database's current revision."""
+    command.current(migrate.alembic_config(_settings(info).database_url), verbose=False)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+@pass_script_info
+def db_revision(info: ScriptInfo, message: str, autogenerate: bool) -> None:
+    """Write a new migration, by default compared against the models."""
+    config = migrate.alembic_config(_settings(info).database_url)
+    command.revision(config, message=message, autogenerate=autogenerate)
+
+
+@click.command("seed")
+@click.option("--users", "n_users", default=12, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--articles", default=40, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--comments", default=3, show_default=True, type=click.IntRange(0, 100),
+              help="most comments per article")
+@click.option("--seed", "seed_value", default=42, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="do nothing when the database already has users")
+@pass_script_info
+def seed_command(info: ScriptInfo, n_users: int, articles: int, comments: int, seed_value: int,
+                 if_empty: bool) -> None:
+    """Fill the database with deterministic demo data (password: conduit-demo)."""
+
+    async def work(session: AsyncSession) -> str:
+        if not await database_is_empty(session):
+            if if_empty:
+                return "database already has data: not seeding"
+            raise click.ClickException("database already has data; seed an empty database")
+        report = await seed(session, users=n_users, articles=articles, comments=comments,
+                            seed_value=seed_value)
+        return (f"seeded {report.users} users, {report.articles} articles, {report.comments} "
+                f"comments, {report.favorites} favorites, {report.follows} follows "
+                f"(every password: conduit-demo)")
+
+    click.echo(_with_session(_settings(info), work))
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--email", help="needed when the user does not exist yet")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="needed when the user does not exist yet (prompted)")
+@pass_script_info
+def create_admin(info: ScriptInfo, username: str, email: str | None, password: str) -> None:
+    """Make USERNAME an administrator, creating the account if it does not exist."""
+
+    async def work(session: AsyncSession) -> str:
+        try:
+            account = await users.set_admin(session, username, True)
+            return f"{account.username} is now an administrator"
+        except DomainError:
+            pass
+        if not email:
+            raise click.UsageError("no such user: give --email to create one")
+        try:
+            password_ok = users.clean_password(password)
+            account = await users.create_user(session, username=username, email=email,
+                                              password_hash=await hash_password(password_ok),
+                                              is_admin=True)
+        except DomainError as error:
+            raise click.ClickException(str(error)) from None
+        return f"created administrator {account.username} <{account.email}>"
+
+    click.echo(_with_session(_settings(info), work))
+
+
+def register_commands(app: Quart) -> None:
+    for cmd in (db_group, seed_command, create_admin):
+        app.cli.add_command(cmd)

@@ -1,0 +1,137 @@
+"""Settings from the environment (prefix ``CONDUIT_``), validated once at start-up.
+
+A bad setting stops start-up with one clear line: ``ConfigError`` is a ``SystemExit`` whose message
+Python (and multiprocessing, for Hypercorn workers) prints to stderr without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEFAULT_SECRET = "dev-only-insecure-secret-change-me"
+ENVIRONMENTS = ("development", "testing", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_PRODUCTION_SECRET = 32
+# The asyncio drivers this project runs on, and the plain spellings people paste.
+DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class ConfigError(SystemExit):
+    """A setting is missing or wrong; the message is the one line a person reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"conduit: configuration error: {message}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'conduit.db'}"
+    secret_key: str = DEFAULT_SECRET
+    pool_size: int = 5
+    log_level: str = "INFO"
+    max_content_length: int = 1024 * 1024
+    session_cookie_secure: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def url(self) -> URL:
+        return make_url(self.database_url)
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool and isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"CONDUIT_{name.upper()} must be true or false, not {raw!r}")
+    if kind is int and not isinstance(raw, int):
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def normalise_database_url(raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"CONDUIT_DATABASE_URL is not a database URL: {raw!r}") from None
+    driver = DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"CONDUIT_DATABASE_URL uses {url.drivername!r}; supported: "
+            "sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+        )
+    if driver.startswith("sqlite") and url.database in (None, "", ":memory:"):
+        raise ConfigError("CONDUIT_DATABASE_URL must name a SQLite file (an in-memory database "
+                          "is not shared between connections)")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Read ``CONDUIT_*`` variables, apply ``overrides`` (tests, factories), validate."""
+    environ = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for name in known:
+        key = f"CONDUIT_{name.upper()}"
+        if key in environ:
+            values[name] = environ[key]
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = value
+    defaults = Settings()
+    for name, value in values.items():
+        values[name] = _coerce(name, value, type(getattr(defaults, name)))
+    settings = replace(defaults, **values)
+
+    env = settings.env.strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"CONDUIT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    level = settings.log_level.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"CONDUIT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if not 1 <= settings.pool_size <= 100:
+        raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
+    if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
+        raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
+    if env == "production":
+        secret = settings.secret_key
+        if secret == DEFAULT_SECRET or len(secret) < MIN_PRODUCTION_SECRET:
+            raise ConfigError(
+                f"CONDUIT_SECRET_KEY must be set to a random secret of at least "
+                f"{MIN_PRODUCTION_SECRET} characters in production "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+    return replace(
+        settings,
+        env=env,
+        log_level=level,
+        database_url=normalise_database_url(settings.database_url),
+        session_cookie_secure=settings.session_cookie_secure or env == "production",
+    )

@@ -1,0 +1,132 @@
+"""The async database layer: one engine per app (made in ``before_serving``), one session per request.
+
+The engine lives on the app, never on ``g``: Quart resets ``g`` after ``before_serving``, and each
+Hypercorn worker runs ``before_serving`` in its own process, so each worker owns its pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, current_app, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+EXTENSION_KEY = "conduit.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY_OPTION = "conduit_readonly"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    """An engine for either backend. SQLite gets the settings that keep concurrent writers safe."""
+    if not settings.is_sqlite:
+        return create_async_engine(
+            settings.database_url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_size,
+            pool_pre_ping=True,
+        )
+
+    database = settings.url.database
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        settings.database_url,
+        # isolation_level=None hands transaction control to the "begin" hook below; the
+        # driver's implicit deferred BEGIN loses updates under concurrent read-modify-write.
+        connect_args={"isolation_level": None, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Writers take the write lock up front: a deferred transaction that reads and then
+        # writes cannot wait for the lock (SQLite answers "database is locked" at once).
+        # Read-only sessions begin deferred, so under WAL they never block anyone.
+        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """Flask-style extension: created once, bound to each app with ``init_app``."""
+
+    def init_app(self, app: Quart, settings: Settings) -> None:
+        app.extensions[EXTENSION_KEY] = self
+        self.settings = settings
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+        @app.before_serving
+        async def _open_engine() -> None:
+            self.open()
+
+        @app.after_serving
+        async def _dispose_engine() -> None:
+            await self.close()
+
+        @app.teardown_appcontext
+        async def _close_session(_exc: BaseException | None) -> None:
+            session: AsyncSession | None = g.pop("db", None)
+            if session is not None:
+                # close() rolls back whatever the request left uncommitted.
+                await session.close()
+
+    def open(self) -> None:
+        if self.engine is None:
+            self.engine = make_engine(self.settings)
+            # expire_on_commit=False: reading an attribute after commit must not lazy-load
+            # (that raises MissingGreenlet under asyncio).
+            self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            reader = self.engine.execution_options(**{READONLY_OPTION: True})
+            self.read_sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+        self.engine = None
+        self.sessionmaker = self.read_sessionmaker = None
+
+
+def get_database(app: Quart | None = None) -> Database:
+    database: Database = (app or current_app).extensions[EXTENSION_KEY]
+    return database
+
+
+def get_db() -> AsyncSession:
+    """The request's session, made on first use and closed in teardown.
+
+    GET/HEAD/OPTIONS requests get a read-only session (a deferred transaction on SQLite), the
+    others a writer's; safe methods must not write.
+    """
+    if "db" not in g:
+        database = get_database()
+        readonly = has_request_context() and request.method in SAFE_METHODS
+        maker = database.read_sessionmaker if readonly else database.sessionmaker
+        if maker is None:
+            raise RuntimeError("the database is not open: is the app serving (before_serving)?")
+        g.db = maker()
+    session: AsyncSession = g.db
+    return session

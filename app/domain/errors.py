@@ -1,0 +1,38 @@
+"""One error family for the domain. Each face maps it to its own answer (HTTP status, flash, JSON)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base: ``errors`` maps a field (or subject) to human-readable messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k} {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    def __init__(self, subject: str) -> None:
+        super().__init__({subject: ["not found"]})
+
+
+class Forbidden(DomainError):
+    def __init__(self, subject: str) -> None:
+        super().__init__({subject: ["forbidden"]})
+
+
+class Conflict(DomainError):
+    """A unique value is taken (username, e-mail)."""
+
+    def __init__(self, *fields: str) -> None:
+        super().__init__({field: ["has already been taken"] for field in fields})
+
+
+class Invalid(DomainError):
+    """Input that is well-formed but not acceptable (blank, too long, self-follow)."""
+
+
+class InvalidCredentials(DomainError):
+    def __init__(self) -> None:
+        # Never say which half was wrong: that would reveal whether an e-mail is registered.
+        super().__init__({"credentials": ["invalid"]})

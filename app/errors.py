@@ -1,0 +1,43 @@
+"""Error pages that answer in the client's language: JSON for /api and JSON clients, else HTML.
+
+No stack trace ever reaches a client; 500s are logged with theirs.
+"""
+
+from __future__ import annotations
+
+from quart import Quart, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+async def error_response(status: int, name: str, description: str) -> Response:
+    if wants_json():
+        response = jsonify({"errors": {"request": [description]}})
+    else:
+        html = await render_template("errors.html", status=status, name=name,
+                                     description=description)
+        response = Response(html, mimetype="text/html")
+    response.status_code = status
+    return response
+
+
+def init_app(app: Quart) -> None:
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        response = await error_response(status, error.name, error.description or error.name)
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    async def _unhandled(error: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        internal = InternalServerError()
+        return await error_response(500, internal.name, "The server hit an error; it is logged.")

@@ -1,0 +1,162 @@
+"""Fixtures: the app under lifespan, its clients, a live Hypercorn server, a clean database per test.
+
+The suite runs against one backend per pytest run: ``--db sqlite`` (default) or ``--db postgresql``
+(creates its own database on 127.0.0.1:5432 and drops it afterwards). ``make test`` runs both.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from quart import Quart
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import create_app
+from app.db import get_database
+from app.domain.passwords import hash_password_sync
+from app.migrate import upgrade
+from app.models import ALL_TABLES
+from tests.support import (
+    PG_ADMIN_URL,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+# One real argon2id hash, reused by fixtures that need many users (hashing 200 would take seconds).
+TEST_PASSWORD = "correct horse battery"
+TEST_PASSWORD_HASH = hash_password_sync(TEST_PASSWORD)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="database backend the suite runs against")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"conduit database backend: {config.getoption('--db')}"
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--db"))
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database for this run, removed afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'conduit.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"conduit_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        create_pg_database(name)
+    except OSError as error:
+        pytest.exit(f"PostgreSQL at {PG_ADMIN_URL} cannot be reached: {error}", returncode=3)
+    try:
+        upgrade(pg_url(name))
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[Quart]:
+    """The app with its lifespan run (before_serving opened the engine)."""
+    application = create_app({"env": "testing", "database_url": database_url})
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts from empty tables (schema kept), whatever the previous one wrote."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application: Quart = request.getfixturevalue("app")
+    engine = get_database(application).engine
+    assert engine is not None
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in ALL_TABLES)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in ALL_TABLES:
+                await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def db(app: Quart) -> AsyncIterator[AsyncSession]:
+    """A session of its own, as a request would have."""
+    maker = get_database(app).sessionmaker
+    assert maker is not None
+    async with maker() as session:
+        yield session
+
+
+@pytest.fixture
+def client(app: Quart):
+    """Quart's test client (no network)."""
+    return app.test_client()
+
+
+@pytest.fixture
+async def http(app: Quart) -> AsyncIterator[httpx.AsyncClient]:
+    """httpx over ASGI (no network), for code written against httpx."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as client:
+        yield client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Real Hypercorn, started by conduit-serve with the shipped hypercorn.toml, on a free port."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("live") / "hypercorn.log"
+    env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"hypercorn did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+

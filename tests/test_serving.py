@@ -1,0 +1,54 @@
+"""The shipped server configuration and the Dockerfile, checked as files (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from hypercorn.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_key_in_hypercorn_toml_is_one_hypercorn_knows() -> None:
+    # Hypercorn's Config.from_toml sets any key without complaint, so check them against a fresh
+    # Config: a misspelt key ("keepalive_timeout") would otherwise be silently ignored.
+    keys = tomllib.loads((ROOT / "hypercorn.toml").read_text())
+    known = {name for name in dir(Config()) if not name.startswith("_")}
+    assert set(keys) <= known, set(keys) - known
+
+
+def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
+    config = Config.from_toml(ROOT / "hypercorn.toml")
+    assert config.bind == ["127.0.0.1:8000"]
+    assert config.worker_class == "uvloop"
+    assert config.workers >= 1
+    assert config.keep_alive_timeout == 5
+    assert config.graceful_timeout == 10
+    assert config.startup_timeout == 60
+    assert config.accesslog is not None  # "-" becomes a logger writing to stdout
+    assert config.loglevel == "INFO"
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def test_every_path_the_dockerfile_copies_exists() -> None:
+    copies = re.findall(r"^COPY\s+(?:--\S+\s+)*(.+)$", _dockerfile(), flags=re.MULTILINE)
+    assert copies
+    for line in copies:
+        *sources, _dest = line.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
+
+
+def test_dockerfile_runs_as_non_root_migrates_and_serves_with_the_config() -> None:
+    text = _dockerfile()
+    assert re.search(r"^FROM python:3\.11-slim", text, flags=re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    assert "HEALTHCHECK" in text and "/healthz" in text
+    assert "db upgrade" in text
+    assert "conduit-serve --bind 0.0.0.0:8000" in text  # hypercorn.toml, bound to all addresses
