@@ -31,7 +31,7 @@ async def _run(database_url: str, *args: str, stdin: str = "") -> subprocess.Com
     return await asyncio.to_thread(_cli, database_url, *args, stdin=stdin)
 
 
-async def _snapshot(db: AsyncSession) -> dict[str, list[Any]]:
+async def _snapshot(db: AsyncSession) -> dict[str, Any]:
     db.expunge_all()
     snapshot = {
         "users": (await db.execute(select(User.username, User.email, User.bio, User.created_at)

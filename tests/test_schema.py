@@ -24,7 +24,7 @@ async def test_migrations_produce_exactly_the_models_schema(app: Quart) -> None:
     engine = get_database(app).engine
     assert engine is not None
 
-    def diff(sync_conn):  # type: ignore[no-untyped-def]
+    def diff(sync_conn):
         context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
         return compare_metadata(context, Base.metadata)
 
