@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev test test-sqlite test-postgres lint clean
+.PHONY: run dev twin test test-sqlite test-postgres lint browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,17 +25,27 @@ dev: $(STAMP)
 	$(BIN)/quart --app app seed --if-empty
 	$(BIN)/quart --app app run --reload
 
-test: $(STAMP) lint test-sqlite test-postgres
+# The contexts lab's WSGI twin: a Flask app under gunicorn's threaded worker, on port 8001.
+twin: $(STAMP)
+	@echo "WSGI twin on http://127.0.0.1:8001  (Ctrl-C stops it)"
+	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 8 --bind 127.0.0.1:8001 app.contexts.wsgi_twin:app
+
+test: $(STAMP) lint browser test-sqlite test-postgres
+
+# Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work here).
+browser:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) browser
 	$(BIN)/pytest --db sqlite
 
 # Runs when PostgreSQL answers; otherwise says so plainly. CONDUIT_REQUIRE_POSTGRES=1 (CI) fails instead.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) browser
 	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)', timeout=3))" 2>/dev/null; then \
 		$(BIN)/pytest --db postgresql; \
 	elif [ "$$CONDUIT_REQUIRE_POSTGRES" = "1" ]; then \

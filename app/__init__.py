@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +26,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     configure(app, settings)
     Database().init_app(app, settings)
 
-    from app import errors, health, site
+    from app import api, contexts, errors, health, site
     from app.commands import register_commands
 
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(site.blueprint)
+    # Each face registers its own blueprints, hooks and extensions.
+    site.init_app(app)
+    api.init_app(app)
+    contexts.init_app(app)
     errors.init_app(app)
     register_commands(app)
     return app
@@ -48,8 +50,7 @@ def configure(app: Quart, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
     )
     app.jinja_env.autoescape = True
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("app").setLevel(settings.log_level)
+    # Quart's logger has its own handler; Hypercorn logs requests and its own errors.
     app.logger.setLevel(settings.log_level)
 
 
