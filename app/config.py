@@ -7,6 +7,7 @@ Python (and multiprocessing, for Hypercorn workers) prints to stderr without a t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -21,6 +22,9 @@ DEFAULT_SECRET = "dev-only-insecure-secret-change-me"
 ENVIRONMENTS = ("development", "testing", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_PRODUCTION_SECRET = 32
+JWT_EXPIRY_MIN, JWT_EXPIRY_MAX = 60, 366 * 24 * 3600
+# An allowed CORS origin is "*" or a scheme and host (and port), with no path: https://app.example.com
+ORIGIN_RE = re.compile(r"^https?://[^/\s,]+$")
 # The asyncio drivers this project runs on, and the plain spellings people paste.
 DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -47,6 +51,12 @@ class Settings:
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
     session_cookie_secure: bool = False
+    jwt_expiry_seconds: int = 14 * 24 * 3600  # API tokens (Authorization: Token <jwt>)
+    cors_origins: str = "*"  # comma-separated origins allowed to call /api from a browser
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_sqlite(self) -> bool:
@@ -120,6 +130,14 @@ def load_settings(
         raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
         raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
+    if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:
+        raise ConfigError("CONDUIT_JWT_EXPIRY_SECONDS must be between 60 (a minute) and "
+                          f"{JWT_EXPIRY_MAX} (366 days)")
+    origins = settings.cors_origin_list
+    bad = [origin for origin in origins if origin != "*" and not ORIGIN_RE.match(origin)]
+    if not origins or bad:
+        raise ConfigError("CONDUIT_CORS_ORIGINS must be * or comma-separated origins such as "
+                          f"https://app.example.com (no path), not {settings.cors_origins!r}")
     if env == "production":
         secret = settings.secret_key
         if secret == DEFAULT_SECRET or len(secret) < MIN_PRODUCTION_SECRET:

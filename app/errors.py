@@ -1,12 +1,14 @@
 """Error pages that answer in the client's language: JSON for /api and JSON clients, else HTML.
 
-No stack trace ever reaches a client; 500s are logged with theirs.
+JSON errors have the RealWorld shape, ``{"errors": {"<subject>": ["<message>"]}}``, so a front end
+that prints "subject message" reads "route not found" or "body is too large". No stack trace ever
+reaches a client; 500s are logged with theirs.
 """
 
 from __future__ import annotations
 
-from quart import Quart, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from quart import Quart, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 
 def wants_json() -> bool:
@@ -16,9 +18,24 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def json_errors(status: int, description: str) -> dict[str, list[str]]:
+    if status == 404:
+        return {"route": ["not found"]}
+    if status == 405:
+        return {"method": [f"{request.method} is not allowed here"]}
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return {"body": [f"is too large (the limit is {limit} bytes)" if limit else "is too large"]}
+    if status == 400 and description == BadRequest.description:
+        return {"request": ["is malformed"]}
+    if status >= 500:
+        return {"server": ["hit an error; it is logged"]}
+    return {"request": [description]}
+
+
 async def error_response(status: int, name: str, description: str) -> Response:
     if wants_json():
-        response = jsonify({"errors": {"request": [description]}})
+        response = jsonify({"errors": json_errors(status, description)})
     else:
         html = await render_template("errors.html", status=status, name=name,
                                      description=description)

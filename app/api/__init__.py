@@ -1,11 +1,47 @@
-"""The RealWorld JSON API under /api."""
+"""The RealWorld JSON API under /api: the JSON face of the domain layer the site also uses.
+
+Wiring only: quart-schema (validation, OpenAPI), CORS, the JSON content type, auth and errors.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, Response, request
+from quart_cors import cors
 
-blueprint = Blueprint("api", __name__, url_prefix="/api")
+from app.api import articles, docs, users  # noqa: F401 (the modules register their routes)
+from app.api.common import blueprint
+from app.config import Settings
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
+
+
+def is_api_path() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def init_app(app: Quart) -> None:
+    settings: Settings = app.config["CONDUIT"]
+    docs.init_schema(app)
     app.register_blueprint(blueprint)
+
+    # CORS for every /api answer, errors from unknown routes included (those never reach the
+    # blueprint's hooks), and for nothing else: the cookie-authenticated site stays same-origin.
+    # quart-cors builds the hook; a scratch blueprint lends it, and the app runs it on /api paths.
+    lender = cors(Blueprint("api_cors", __name__), allow_origin=settings.cors_origin_list,
+                  allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+                  expose_headers=[], max_age=PREFLIGHT_MAX_AGE)
+    apply_cors = lender.after_request_funcs[None][0]
+
+    @app.after_request
+    async def _api_response(response: Response) -> Response:
+        if not is_api_path():
+            return response
+        if response.mimetype == "application/json":
+            response.headers["Content-Type"] = JSON_CONTENT_TYPE
+        elif response.status_code == 204:
+            response.headers.pop("Content-Type", None)  # no content, no content type
+        result: Response = await apply_cors(response)
+        if not result.headers.get("Access-Control-Expose-Headers"):
+            result.headers.pop("Access-Control-Expose-Headers", None)
+        return result

@@ -28,6 +28,8 @@ TITLE_MAX, DESCRIPTION_MAX, BODY_MAX = 255, 1024, 100_000
 TAG_MAX, TAGS_PER_ARTICLE = 64, 20
 LIMIT_MAX = 100
 SLUG_ATTEMPTS = 3
+# Slugs that would collide with fixed routes (GET /api/articles/feed is the feed, not an article).
+RESERVED_SLUGS = frozenset({"feed"})
 
 
 def slugify(title: str) -> str:
@@ -81,7 +83,7 @@ async def _unique_slug(session: AsyncSession, title: str, *, except_id: int | No
     """The title's slug, or it with a random suffix when taken (or when ``fresh`` after a race)."""
     base = slugify(title)
     clash = await session.scalar(select(Article.id).where(Article.slug == base))
-    if not fresh and (clash is None or clash == except_id):
+    if not fresh and base not in RESERVED_SLUGS and (clash is None or clash == except_id):
         return base
     return f"{base}-{secrets.token_hex(4)}"
 

@@ -1,0 +1,41 @@
+"""API tokens: HS256 JWTs signed with the app's secret key, carrying the user id and an expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from app.config import Settings
+
+ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """A token that cannot be trusted; ``reason`` completes "token ..." for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def issue_token(settings: Settings, user_id: int, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    claims = {"sub": str(user_id), "iat": now,
+              "exp": now + timedelta(seconds=settings.jwt_expiry_seconds)}
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def read_token(settings: Settings, token: str) -> int:
+    """The user id a token vouches for, or TokenError (expired, tampered, malformed)."""
+    try:
+        claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM],
+                            options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenError("has expired") from None
+    except jwt.InvalidTokenError:
+        raise TokenError("is invalid") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 18:
+        raise TokenError("is invalid")
+    return int(subject)
