@@ -1,0 +1,99 @@
+"""The admin area (/admin): users (paginated, searchable), grant/revoke admin, delete any article
+or comment. Every route is admin_required: anonymous visitors sign in first, others get 403."""
+
+from __future__ import annotations
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+
+from app.db import get_db
+from app.domain import Forbidden, NotFound, admin, articles, users
+from app.site.common import (
+    Pager,
+    admin_required,
+    check_csrf,
+    domain_error_page,
+    page_arg,
+    page_size,
+    safe_next,
+    signed_in_user,
+)
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+blueprint.before_request(check_csrf)
+blueprint.register_error_handler(NotFound, domain_error_page)
+blueprint.register_error_handler(Forbidden, domain_error_page)
+SEARCH_MAX = 100
+
+
+async def _back_to(default: str) -> str:
+    return safe_next((await request.form).get("next"), default)
+
+
+@blueprint.get("/")
+@admin_required
+async def user_list() -> ResponseReturnValue:
+    query = (request.args.get("q") or "").strip()[:SEARCH_MAX]
+    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    result = await admin.list_users(get_db(), query=query or None, limit=pager.size,
+                                    offset=pager.offset)
+    return await render_template(
+        "admin/users.html", result=result, query=query, section="users",
+        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        page_args={"q": query} if query else {},
+    )
+
+
+@blueprint.post("/users/<username>/admin")
+@admin_required
+async def set_admin(username: str) -> ResponseReturnValue:
+    back = await _back_to(url_for("admin.user_list"))
+    grant = (await request.form).get("grant") == "1"
+    if not grant and username.lower() == signed_in_user().username.lower():
+        # Revoking one's own rights could leave the site with no administrator at all.
+        await flash("You cannot revoke your own admin rights.", "error")
+        return redirect(back)
+    account = await users.set_admin(get_db(), username, grant)
+    verb = "is now an administrator" if grant else "is no longer an administrator"
+    await flash(f"{account.username} {verb}.", "success")
+    return redirect(back)
+
+
+@blueprint.get("/articles")
+@admin_required
+async def article_list() -> ResponseReturnValue:
+    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    result = await articles.list_articles(get_db(), limit=pager.size, offset=pager.offset)
+    return await render_template(
+        "admin/articles.html", result=result, section="articles", page_args={},
+        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+    )
+
+
+@blueprint.post("/articles/<slug>/delete")
+@admin_required
+async def delete_article(slug: str) -> ResponseReturnValue:
+    back = await _back_to(url_for("admin.article_list"))
+    await articles.delete_article(get_db(), slug, signed_in_user().id, as_admin=True)
+    await flash("The article is deleted.", "info")
+    return redirect(back)
+
+
+@blueprint.get("/comments")
+@admin_required
+async def comment_list() -> ResponseReturnValue:
+    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    result = await admin.list_comments(get_db(), limit=pager.size, offset=pager.offset)
+    return await render_template(
+        "admin/comments.html", result=result, section="comments", page_args={},
+        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+    )
+
+
+@blueprint.post("/comments/<int:comment_id>/delete")
+@admin_required
+async def delete_comment(comment_id: int) -> ResponseReturnValue:
+    back = await _back_to(url_for("admin.comment_list"))
+    await admin.delete_comment(get_db(), comment_id)
+    await flash("The comment is deleted.", "info")
+    return redirect(back)

@@ -1,0 +1,129 @@
+"""Article pages, the editor, comments and favorites (routes of the ``site`` blueprint)."""
+
+from __future__ import annotations
+
+from quart import flash, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+
+from app.db import get_db
+from app.domain import Conflict, Forbidden, Invalid, articles, comments
+from app.domain.views import ArticleView
+from app.site.common import (
+    add_errors,
+    current_user,
+    login_required,
+    safe_next,
+    signed_in_user,
+)
+from app.site.forms import ArticleForm, CommentForm
+from app.site.pages import blueprint
+
+TAG_ERRORS = {"tagList": "tags"}  # the domain names the field as the JSON API does
+
+
+@blueprint.get("/article/<slug>")
+async def article(slug: str) -> ResponseReturnValue:
+    user = current_user()
+    viewer_id = user.id if user else None
+    db = get_db()
+    view = await articles.get_article(db, slug, viewer_id)
+    thread = await comments.list_comments(db, slug, viewer_id)
+    form = await CommentForm.create_form() if user else None
+    return await render_template("site/article.html", article=view, comments=thread, form=form)
+
+
+@blueprint.post("/article/<slug>/comments")
+@login_required
+async def add_comment(slug: str) -> ResponseReturnValue:
+    form = await CommentForm.create_form()
+    if await form.validate_on_submit():
+        try:
+            comment = await comments.add_comment(get_db(), signed_in_user().id, slug, form.body.data)
+        except Invalid as error:
+            add_errors(form, error)
+        else:
+            await flash("Your comment is posted.", "success")
+            return redirect(url_for("site.article", slug=slug, _anchor=f"comment-{comment.id}"))
+    # Invalid: the article page again, with the error beside the comment box (a GET reads it).
+    db = get_db()
+    view = await articles.get_article(db, slug, signed_in_user().id)
+    thread = await comments.list_comments(db, slug, signed_in_user().id)
+    return await render_template("site/article.html", article=view, comments=thread, form=form)
+
+
+@blueprint.post("/article/<slug>/comments/<int:comment_id>/delete")
+@login_required
+async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    await comments.delete_comment(get_db(), slug, comment_id, user.id, as_admin=user.is_admin)
+    await flash("The comment is deleted.", "info")
+    return redirect(url_for("site.article", slug=slug, _anchor="comments"))
+
+
+@blueprint.post("/article/<slug>/favorite")
+@login_required
+async def favorite(slug: str) -> ResponseReturnValue:
+    back = safe_next((await request.form).get("next"), url_for("site.article", slug=slug))
+    await articles.favorite(get_db(), signed_in_user().id, slug)
+    return redirect(back)
+
+
+@blueprint.post("/article/<slug>/unfavorite")
+@login_required
+async def unfavorite(slug: str) -> ResponseReturnValue:
+    back = safe_next((await request.form).get("next"), url_for("site.article", slug=slug))
+    await articles.unfavorite(get_db(), signed_in_user().id, slug)
+    return redirect(back)
+
+
+@blueprint.post("/article/<slug>/delete")
+@login_required
+async def delete_article(slug: str) -> ResponseReturnValue:
+    user = signed_in_user()
+    await articles.delete_article(get_db(), slug, user.id, as_admin=user.is_admin)
+    await flash("The article is deleted.", "info")
+    return redirect(url_for("site.home"))
+
+
+@blueprint.route("/editor", methods=["GET", "POST"])
+@login_required
+async def new_article() -> ResponseReturnValue:
+    form = await ArticleForm.create_form()
+    if await form.validate_on_submit():
+        try:
+            view = await articles.create_article(
+                get_db(), signed_in_user().id, title=form.title.data,
+                description=form.description.data, body=form.body.data, tags=form.tag_list())
+        except (Invalid, Conflict) as error:
+            add_errors(form, error, TAG_ERRORS)
+        else:
+            await flash("Your article is published.", "success")
+            return redirect(url_for("site.article", slug=view.slug))
+    return await render_template("site/editor.html", form=form, article=None)
+
+
+@blueprint.route("/editor/<slug>", methods=["GET", "POST"])
+@login_required
+async def edit_article(slug: str) -> ResponseReturnValue:
+    user = signed_in_user()
+    db = get_db()
+    current: ArticleView = await articles.get_article(db, slug, user.id)
+    if current.author.username != user.username:
+        # Checked on GET as well: nobody sees an editor they could not save.
+        raise Forbidden("article")
+    form = await ArticleForm.create_form(
+        data={"title": current.title, "description": current.description, "body": current.body,
+              "tags": " ".join(current.tags)})
+    if await form.validate_on_submit():
+        try:
+            # update_article checks the author again, inside its own transaction.
+            view = await articles.update_article(
+                db, slug, user.id, title=form.title.data, description=form.description.data,
+                body=form.body.data, tags=form.tag_list())
+        except (Invalid, Conflict) as error:
+            add_errors(form, error, TAG_ERRORS)
+        else:
+            await flash("Your article is updated.", "success")
+            return redirect(url_for("site.article", slug=view.slug))
+    return await render_template("site/editor.html", form=form, article=current)
+

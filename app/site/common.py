@@ -1,0 +1,167 @@
+"""What the site's blueprints share: the signed-in user, login_required / admin_required, the safe
+``next`` redirect, paging, CSRF on every POST, and turning domain errors into HTTP answers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from quart import abort, current_app, g, redirect, request, url_for
+from quart.typing import ResponseReturnValue
+from quart_wtf import CSRFProtect, QuartForm
+from werkzeug.exceptions import Forbidden as HTTPForbidden
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from app.domain import DomainError, NotFound
+from app.domain.views import Account
+
+P = ParamSpec("P")
+R = TypeVar("R")
+View = Callable[P, Awaitable[R]]
+
+csrf = CSRFProtect()
+DEFAULT_PAGE_SIZE = 10
+
+
+def current_user() -> Account | None:
+    """``g.user`` as loaded by the auth blueprint's before_app_request hook (None: anonymous)."""
+    user: Account | None = g.get("user")
+    return user
+
+
+def signed_in_user() -> Account:
+    """The user of a view behind login_required."""
+    user = current_user()
+    if user is None:  # login_required ran first; this would be a wiring mistake
+        abort(401)
+    return user
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only a path on this site: no scheme, no host, not protocol-relative (//evil or /\\evil)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str) -> str:
+    return target if target is not None and is_safe_next(target) else default
+
+
+def here() -> str:
+    """The current path with its query string: the ``next`` that brings a user back here."""
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def login_url(next_path: str | None = None) -> str:
+    return url_for("auth.login", next=next_path if is_safe_next(next_path) else None)
+
+
+def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | WerkzeugResponse]]:
+    """Anonymous visitors go to sign-in, and come back afterwards (GET) or to the form's page."""
+
+    @wraps(view)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
+        if current_user() is None:
+            if request.method == "GET":
+                back: str | None = here()
+            else:  # a POST cannot be replayed by a redirect: come back to the page it came from
+                back = (await request.form).get("next")
+            return redirect(login_url(back))
+        return await view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | WerkzeugResponse]]:
+    """Signed-in administrators only: anonymous visitors sign in first, everyone else gets 403."""
+
+    @login_required
+    @wraps(view)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        user = current_user()
+        if user is None or not user.is_admin:
+            abort(403)
+        return await view(*args, **kwargs)
+
+    return wrapped
+
+
+async def check_csrf() -> None:
+    """Every POST to the site's blueprints carries the session's CSRF token (400 otherwise).
+
+    Registered as each site blueprint's before_request, so sign-out, follow, favorite and delete
+    buttons are covered as well as the forms; the JSON API (token auth, no cookies) is not.
+    """
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        await csrf.protect()
+
+
+async def domain_error_page(error: DomainError) -> ResponseReturnValue:
+    """NotFound and Forbidden from the domain become the app's 404 and 403 pages."""
+    http: HTTPException = HTTPNotFound() if isinstance(error, NotFound) else HTTPForbidden()
+    answer = await current_app.handle_http_exception(http)
+    return answer.get_response() if isinstance(answer, HTTPException) else answer
+
+
+def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | None = None) -> None:
+    """Put a domain error's messages beside the matching form fields (else on the form itself)."""
+    for key, messages in error.errors.items():
+        name = (renames or {}).get(key, key)
+        field = form._fields.get(name)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+        else:
+            form.form_errors.extend(f"{key} {message}" for message in messages)
+
+
+def page_arg() -> int:
+    page = request.args.get("page", 1, type=int) or 1
+    return max(page, 1)
+
+
+def page_size() -> int:
+    size: int = current_app.config.get("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE)
+    return size
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Page links for a list of ``total`` items shown ``size`` at a time."""
+
+    page: int
+    size: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(math.ceil(self.total / self.size), 1)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """1 … 4 5 [6] 7 8 … 50: the first, the last and a few around the current page."""
+        shown = sorted({1, self.pages, *range(self.page - around, self.page + around + 1)})
+        result: list[int | None] = []
+        last = 0
+        for number in shown:
+            if not 1 <= number <= self.pages:
+                continue
+            if last and number - last > 1:
+                result.append(None)  # a gap, drawn as "…"
+            result.append(number)
+            last = number
+        return result
+

@@ -1,0 +1,134 @@
+"""The ``site`` blueprint: home (feeds, tags, pages), profiles and follows, settings.
+
+Article pages, the editor, comments and favorites are in ``app.site.articles`` (same blueprint).
+Views stay thin: read the request, call one or two domain functions, render or redirect.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+
+from app.db import get_db
+from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, users
+from app.domain.users import UNSET
+from app.site.common import (
+    Pager,
+    add_errors,
+    check_csrf,
+    current_user,
+    domain_error_page,
+    here,
+    login_required,
+    login_url,
+    page_arg,
+    page_size,
+    safe_next,
+    signed_in_user,
+)
+from app.site.forms import SettingsForm
+
+blueprint = Blueprint("site", __name__)
+blueprint.before_request(check_csrf)
+blueprint.register_error_handler(NotFound, domain_error_page)
+blueprint.register_error_handler(Forbidden, domain_error_page)
+POPULAR_TAGS = 20
+
+
+@blueprint.get("/")
+async def home() -> ResponseReturnValue:
+    """Global Feed, Your Feed (?feed=following, signed in) or one tag (?tag=...), ?page=N."""
+    user = current_user()
+    feed = request.args.get("feed")
+    tag = request.args.get("tag") or None
+    if feed == "following" and user is None:
+        return redirect(login_url(here()))
+    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    db = get_db()
+    if feed == "following" and user is not None:
+        tab = "following"
+        result = await articles.feed(db, user.id, limit=pager.size, offset=pager.offset)
+    else:
+        tab = "tag" if tag else "global"
+        result = await articles.list_articles(db, viewer_id=user.id if user else None, tag=tag,
+                                              limit=pager.size, offset=pager.offset)
+    tags = await articles.tags_in_use(db, limit=POPULAR_TAGS)
+    return await render_template(
+        "site/home.html", result=result, tags=tags, tab=tab, tag=tag,
+        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        page_args={"feed": "following"} if tab == "following" else {"tag": tag} if tag else {},
+    )
+
+
+async def _profile_page(username: str, tab: str) -> ResponseReturnValue:
+    user = current_user()
+    viewer_id = user.id if user else None
+    db = get_db()
+    profile = await users.get_profile(db, username, viewer_id)
+    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    result = await articles.list_articles(
+        db, viewer_id=viewer_id, limit=pager.size, offset=pager.offset,
+        author=profile.username if tab == "articles" else None,
+        favorited=profile.username if tab == "favorited" else None,
+    )
+    return await render_template(
+        "site/profile.html", profile=profile, result=result, tab=tab,
+        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        is_self=user is not None and user.username.lower() == profile.username.lower(),
+    )
+
+
+@blueprint.get("/profile/<username>")
+async def profile(username: str) -> ResponseReturnValue:
+    return await _profile_page(username, "articles")
+
+
+@blueprint.get("/profile/<username>/favorites")
+async def profile_favorites(username: str) -> ResponseReturnValue:
+    return await _profile_page(username, "favorited")
+
+
+async def _next_or(default: str) -> str:
+    return safe_next((await request.form).get("next"), default)
+
+
+@blueprint.post("/profile/<username>/follow")
+@login_required
+async def follow(username: str) -> ResponseReturnValue:
+    back = await _next_or(url_for("site.profile", username=username))
+    try:
+        profile = await users.follow(get_db(), signed_in_user().id, username)
+    except Invalid as error:
+        await flash(f"You cannot do that: {error}.", "error")
+    else:
+        await flash(f"You follow {profile.username} now.", "success")
+    return redirect(back)
+
+
+@blueprint.post("/profile/<username>/unfollow")
+@login_required
+async def unfollow(username: str) -> ResponseReturnValue:
+    back = await _next_or(url_for("site.profile", username=username))
+    profile = await users.unfollow(get_db(), signed_in_user().id, username)
+    await flash(f"You no longer follow {profile.username}.", "info")
+    return redirect(back)
+
+
+@blueprint.route("/settings", methods=["GET", "POST"])
+@login_required
+async def settings() -> ResponseReturnValue:
+    user = signed_in_user()
+    form = await SettingsForm.create_form(obj=user)
+    if await form.validate_on_submit():
+        try:
+            account = await users.update_account(
+                get_db(), user.id, username=form.username.data, email=form.email.data,
+                bio=form.bio.data, image=form.image.data,
+                password=form.password.data or UNSET,  # blank: keep the current password
+            )
+        except (Invalid, Conflict) as error:
+            add_errors(form, error)
+        else:
+            await flash("Your settings are saved.", "success")
+            return redirect(url_for("site.profile", username=account.username))
+    return await render_template("site/settings.html", form=form)

@@ -1,0 +1,68 @@
+"""Jinja filters: markdown (parsed by markdown-it-py, then sanitised by nh3), dates, avatars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from quart import Quart, url_for
+
+from app.site.common import here
+
+# html=False: raw HTML in the source is shown as text, not passed through. markdown-it also refuses
+# javascript:/vbscript:/data: link targets; nh3 below is the second, independent line of defence.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+    ["table", "strikethrough"])
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "th": {"style"},
+    "td": {"style"},
+    "code": {"class"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def render_markdown(source: str | None) -> Markup:
+    """Markdown to HTML that is safe to put in a page: no script, no event handler, no js: URL."""
+    html = _markdown.render(source or "")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties={"text-align"},
+    )
+    return Markup(clean)
+
+
+def format_date(value: datetime | None, style: str = "long") -> str:
+    """"January 5, 2026" (long) or "Jan 5, 2026" (short); dates are shown in UTC."""
+    if value is None:
+        return ""
+    month = f"{value:%B}" if style == "long" else f"{value:%b}"
+    return f"{month} {value.day}, {value.year}"
+
+
+def avatar_url(image: str | None) -> str:
+    """The user's picture when it is a web address, else the bundled default (works offline)."""
+    if image and image.startswith(("https://", "http://")):
+        return image
+    return url_for("static", filename="img/avatar.svg")
+
+
+def init_app(app: Quart) -> None:
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["avatar"] = avatar_url
+    app.jinja_env.globals["here"] = here  # the current path + query: a safe `next` for buttons
