@@ -18,6 +18,7 @@ RUN pip install --editable .
 COPY templates ./templates
 COPY static ./static
 COPY migrations ./migrations
+COPY docs ./docs
 COPY hypercorn.toml ./
 RUN mkdir -p instance && chown conduit:conduit instance
 

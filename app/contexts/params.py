@@ -1,0 +1,41 @@
+"""Input rules shared by the async lab and its WSGI twin (no Quart or Flask import here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+MAX_DELAY_MS = 10_000
+MAX_TOKEN_LENGTH = 64
+
+
+class LabInputError(ValueError):
+    """A query parameter is missing or out of range; answered as 422 JSON, never 500."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field} {message}")
+        self.field = field
+        self.message = message
+
+    def body(self) -> dict[str, dict[str, list[str]]]:
+        # The shape of the RealWorld error contract the JSON API uses.
+        return {"errors": {self.field: [self.message]}}
+
+
+def parse_token(args: Mapping[str, str]) -> str:
+    token = args.get("token", "")
+    if not token:
+        raise LabInputError("token", "is required")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise LabInputError("token", f"must be at most {MAX_TOKEN_LENGTH} characters")
+    return token
+
+
+def parse_ms(args: Mapping[str, str], name: str) -> int:
+    """A whole number of milliseconds in 0..MAX_DELAY_MS; absent means 0."""
+    raw = args.get(name, "0").strip()
+    if not raw.isascii() or not raw.isdigit():
+        raise LabInputError(name, f"must be a whole number from 0 to {MAX_DELAY_MS}")
+    value = int(raw)
+    if value > MAX_DELAY_MS:
+        raise LabInputError(name, f"must be a whole number from 0 to {MAX_DELAY_MS}")
+    return value

@@ -1,0 +1,143 @@
+// The contexts lab: fire concurrent fetches at echo and threadlocal, verify every answer.
+// Vendored, no dependencies. The page sets data-state="done" on #contexts-lab when a run ends.
+(function () {
+  "use strict";
+  const lab = document.getElementById("contexts-lab");
+  if (!lab) return;
+  const form = document.getElementById("lab-form");
+  const status = document.getElementById("lab-status");
+  const runButton = document.getElementById("lab-run");
+
+  function token() {
+    const bytes = new Uint8Array(8);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function base() {
+    if (document.getElementById("lab-target").value !== "twin") return "";
+    return location.protocol + "//" + location.hostname + ":" + lab.dataset.twinPort;
+  }
+
+  // An answer is verified when every context-local it read back still holds the token sent.
+  const checks = {
+    echo: (sent, body) => body.g === sent && body.contextvar === sent && body.request_arg === sent,
+    threadlocal: (sent, body) => body.threadlocal === sent,
+  };
+
+  async function one(name, url, maxDelay, tally) {
+    const sent = token();
+    const delay = Math.floor(Math.random() * (maxDelay + 1));
+    try {
+      const response = await fetch(url + "?token=" + sent + "&delay_ms=" + delay,
+        { cache: "no-store", headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const body = await response.json();
+      if (body.token !== sent) throw new Error("answer for another request");
+      if (checks[name](sent, body)) tally.verified += 1; else tally.leaked += 1;
+      tally.threads.add(String(body.pid ?? "") + ":" + String(body.thread_id));
+      if (body.task_id !== undefined) tally.tasks.add(String(body.pid ?? "") + ":" + body.task_id);
+    } catch (error) {
+      tally.failed += 1;
+      tally.lastError = String(error);
+    }
+  }
+
+  async function batch(name, count, maxDelay, prefix) {
+    const tally = { sent: count, verified: 0, leaked: 0, failed: 0, threads: new Set(), tasks: new Set() };
+    const url = prefix + lab.dataset[name];
+    const started = performance.now();
+    await Promise.all(Array.from({ length: count }, () => one(name, url, maxDelay, tally)));
+    tally.ms = Math.round(performance.now() - started);
+    return tally;
+  }
+
+  function show(name, tally) {
+    const row = document.getElementById("lab-row-" + name);
+    const cells = {
+      sent: tally.sent, verified: tally.verified, leaked: tally.leaked, failed: tally.failed,
+      threads: tally.threads.size, tasks: tally.tasks.size || "–", ms: tally.ms,
+    };
+    for (const [field, value] of Object.entries(cells)) {
+      const cell = row.querySelector('[data-field="' + field + '"]');
+      cell.textContent = String(value);
+      cell.className = "";
+    }
+    row.querySelector('[data-field="verified"]').className = tally.verified === tally.sent ? "lab-good" : "";
+    row.querySelector('[data-field="leaked"]').className = tally.leaked > 0 ? "lab-bad" : "lab-good";
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const count = Math.max(1, Math.min(1000, Number(document.getElementById("lab-count").value) || 1));
+    const maxDelay = Math.max(0, Math.min(10000, Number(document.getElementById("lab-delay").value) || 0));
+    const prefix = base();
+    runButton.disabled = true;
+    lab.dataset.state = "running";
+    status.textContent = "Sending " + count + " requests to each endpoint" + (prefix ? " at " + prefix : "") + "…";
+    // Both batches at once: the threadlocal requests interleave with the echo ones on the server.
+    const [echo, threadlocal] = await Promise.all([
+      batch("echo", count, maxDelay, prefix),
+      batch("threadlocal", count, maxDelay, prefix),
+    ]);
+    show("echo", echo);
+    show("threadlocal", threadlocal);
+    const failed = echo.failed + threadlocal.failed;
+    status.textContent = "Done: echo " + echo.verified + "/" + count + " verified, threadlocal " +
+      threadlocal.leaked + "/" + count + " leaked" +
+      (failed ? "; " + failed + " failed (" + (echo.lastError || threadlocal.lastError) + ")" : "") + ".";
+    runButton.disabled = false;
+    lab.dataset.state = "done";
+  });
+
+  const backgroundButton = document.getElementById("lab-background");
+  const backgroundTable = document.getElementById("lab-background-results");
+
+  function cell(row, value) {
+    const td = document.createElement("td");
+    td.textContent = value === null || value === undefined ? "—" : String(value);
+    row.appendChild(td);
+  }
+
+  backgroundButton.addEventListener("click", async () => {
+    backgroundButton.disabled = true;
+    lab.dataset.backgroundState = "running";
+    try {
+      const sent = token();
+      const started = await fetch(lab.dataset.background + "?token=" + sent,
+        { method: "POST", headers: { Accept: "application/json" } });
+      if (!started.ok) throw new Error("HTTP " + started.status);
+      const { id } = await started.json();
+      let run = null;
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const answer = await fetch(lab.dataset.background + "/" + id, { headers: { Accept: "application/json" } });
+        run = await answer.json();
+        if (run.complete) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const body = backgroundTable.tBodies[0];
+      body.replaceChildren();
+      const rows = [["the view itself", run.request], ...Object.entries(run.jobs)];
+      for (const [name, seen] of rows) {
+        const row = document.createElement("tr");
+        row.dataset.job = name;
+        const th = document.createElement("th");
+        th.textContent = name;
+        row.appendChild(th);
+        if (!seen) { cell(row, "not finished"); body.appendChild(row); continue; }
+        cell(row, seen.g);
+        cell(row, seen.g_is_the_requests ? "yes" : "no");
+        cell(row, seen.request);
+        cell(row, seen.session);
+        cell(row, seen.request_context);
+        body.appendChild(row);
+      }
+      backgroundTable.hidden = false;
+    } catch (error) {
+      status.textContent = "Background run failed: " + error;
+    } finally {
+      backgroundButton.disabled = false;
+      lab.dataset.backgroundState = "done";
+    }
+  });
+})();
