@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev twin test test-sqlite test-postgres lint browser clean
+.PHONY: run dev twin bench test test-sqlite test-postgres lint browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,14 +28,22 @@ dev: $(STAMP)
 # The contexts lab's WSGI twin: a Flask app under gunicorn's threaded worker, on port 8001.
 twin: $(STAMP)
 	@echo "WSGI twin on http://127.0.0.1:8001  (Ctrl-C stops it)"
-	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 8 --bind 127.0.0.1:8001 app.contexts.wsgi_twin:app
+	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 8 --no-control-socket \
+		--bind 127.0.0.1:8001 app.contexts.wsgi_twin:app
+
+# Async app vs WSGI twin under wrk at concurrency 1..1024, plus verified load-generator runs.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run.py
 
 test: $(STAMP) lint browser test-sqlite test-postgres
 
-# Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work here).
+# Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work
+# here); the benchmark smoke test uses wrk. Both come from Debian's packages.
 browser:
-	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@if [ ! -x /usr/bin/chromium ] || ! command -v wrk >/dev/null; then \
+		echo "installing Debian's chromium and wrk for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,5 @@
+import sys
+
+from app.loadtest.cli import main
+
+sys.exit(main())

@@ -1,0 +1,224 @@
+"""Benchmark harness (`make bench`): the async app under Hypercorn versus the WSGI twin under
+gunicorn's threaded worker, measured with wrk, plus verified figures from the load generator.
+
+Everything runs on 127.0.0.1, each measurement bounded by --seconds. Writes
+bench/results/<date>.md and a PNG plot of throughput and p99 against concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LEVELS = (1, 16, 64, 256, 1024)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: server exited early:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"bench: {url} did not come up in {seconds}s")
+
+
+@contextmanager
+def serve(argv: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(probe, proc, log)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
+
+
+def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+            "--latency", url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.MULTILINE))
+    return {
+        "command": " ".join(argv),
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,
+        "p50_ms": _ms(pct.get("50", "")),
+        "p99_ms": _ms(pct.get("99", "")),
+        "errors": (int(non2xx.group(1)) if non2xx else 0)
+        + (sum(int(x) for x in sock.groups()) if sock else 0),
+    }
+
+
+def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) -> dict[str, Any]:
+    argv = [str(BIN / "python"), "-m", "app.loadtest", "--url", url, "--scenario", scenario,
+            "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
+            "--max-error-rate", "1"]
+    subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    report["command"] = " ".join(["python", *argv[1:-4]])
+    return report
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for target in sorted({r["target"] for r in rows}):
+        series = sorted((r for r in rows if r["target"] == target), key=lambda r: r["c"])
+        xs = [r["c"] for r in series]
+        left.plot(xs, [r["rps"] for r in series], marker="o", label=target)
+        right.plot(xs, [r["p99_ms"] for r in series], marker="o", label=target)
+    for axis, title, unit in ((left, "Throughput", "requests/s"), (right, "p99 latency", "ms")):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("concurrent connections")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.grid(True, alpha=0.3)
+    right.set_yscale("log")
+    left.legend(fontsize=8)
+    fig.suptitle("contexts/echo?delay_ms=50 and app pages: async (Hypercorn) vs WSGI (gunicorn)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
+                        help="comma-separated concurrency levels")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per measurement")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--threads", type=int, default=8, help="the WSGI twin's thread pool")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    if not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is not installed (make bench installs it: apt-get install wrk)")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # 1024 connections
+    cores = os.cpu_count() or 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="conduit-bench-"))
+    env = {**os.environ, "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
+           "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}"}
+    quart = [str(BIN / "quart"), "--app", "app"]
+    subprocess.run([*quart, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*quart, "seed", "--users", "20", "--articles", "200"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    app_port, twin_port = free_port(), free_port()
+    app_url, twin_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{twin_port}"
+    app_cmd = [str(BIN / "conduit-serve"), "--bind", f"127.0.0.1:{app_port}", "--workers",
+               str(cores), "--access-logfile", "/dev/null"]
+    twin_cmd = [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1",
+                "--threads", str(args.threads), "--no-control-socket", "--bind", f"127.0.0.1:{twin_port}",
+                "--access-logfile", "/dev/null", "app.contexts.wsgi_twin:app"]
+    rows: list[dict[str, Any]] = []
+    verified: list[dict[str, Any]] = []
+    with serve(app_cmd, env, f"{app_url}/healthz", work / "app.log"), \
+            serve(twin_cmd, env, f"{twin_url}/contexts/echo?token=up&delay_ms=0",
+                  work / "twin.log"):
+        slug = json.load(urllib.request.urlopen(f"{app_url}/api/articles?limit=1"))[
+            "articles"][0]["slug"]
+        targets = [
+            ("async echo (Hypercorn)", f"{app_url}/contexts/echo?token=t&delay_ms=50"),
+            (f"WSGI echo (gunicorn gthread x{args.threads})",
+             f"{twin_url}/contexts/echo?token=t&delay_ms=50"),
+            ("async home page", f"{app_url}/"),
+            ("async /api/articles", f"{app_url}/api/articles"),
+            ("async one article", f"{app_url}/api/articles/{slug}"),
+        ]
+        for name, url in targets:
+            for level in levels:
+                result = wrk(url, level, args.seconds)
+                rows.append({"target": name, "c": level, **result})
+                print(f"{name:40} c={level:5} {result['rps']:9.1f} req/s "
+                      f"p99 {result['p99_ms']:8.1f} ms errors {result['errors']}", flush=True)
+        for scenario in ("contexts", "mixed"):
+            report = loadgen(app_url, scenario, 64, args.seconds, work / f"{scenario}.json")
+            verified.append(report)
+            print(f"loadgen {scenario}: {report.get('requests')} requests, "
+                  f"{report.get('succeeded')} verified", flush=True)
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    png = args.out / f"{stamp}.png"
+    plot(rows, png)
+    lines = [
+        f"# Benchmark {stamp}", "",
+        f"Machine: {cores} cores, {os.uname().sysname} {os.uname().release}; Python "
+        f"{sys.version.split()[0]}. Each measurement {args.seconds} s, loopback only.", "",
+        f"- app: `{' '.join(['conduit-serve', *app_cmd[1:]])}` (uvloop, workers = cores, "
+        "SQLite with 20 users and 200 articles)",
+        f"- twin: `{' '.join(['gunicorn', *twin_cmd[1:]])}`", "",
+        "| target | concurrency | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {r['target']} | {r['c']} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
+              f"{r['p99_ms']:.1f} | {r['errors']} |" for r in rows]
+    lines += ["", "Verified figures from the load generator (every answer checked):", "",
+              "| scenario | requests | verified | req/s | p50 ms | p99 ms | leaks |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for rep in verified:
+        lat = rep.get("latency_ms", {})
+        lines.append(f"| {rep.get('scenario')} | {rep.get('requests')} | {rep.get('succeeded')} | "
+                     f"{rep.get('throughput_rps', 0):.1f} | {lat.get('p50', float('nan')):.1f} | "
+                     f"{lat.get('p99', float('nan')):.1f} | {rep.get('leaks')} |")
+    lines += ["", "Commands:", "", "```"]
+    lines += sorted({r["command"].replace(app_url, "$APP").replace(twin_url, "$TWIN")
+                     for r in rows})
+    lines += [r["command"].replace(app_url, "$APP") for r in verified]
+    lines += ["```", "", f"![throughput and p99]({png.name})", ""]
+    md = args.out / f"{stamp}.md"
+    md.write_text("\n".join(lines))
+    print(f"wrote {md} and {png}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
