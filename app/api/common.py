@@ -208,7 +208,7 @@ async def _read_json_body() -> None:
         raise ApiError(415, {"body": ["must be JSON (send Content-Type: application/json)"]})
     try:
         await request.get_json()
-    except (BadRequest, RecursionError):
+    except (BadRequest, RecursionError, UnicodeDecodeError):
         raise ApiError(400, {"body": ["is not valid JSON"]}) from None
 
 

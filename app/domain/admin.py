@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.articles import check_paging
 from app.domain.errors import NotFound
+from app.domain.text import is_clean
 from app.domain.users import account_of, profile_of
 from app.domain.views import Account, Profile
 from app.models import Article, Comment, User
@@ -52,6 +53,8 @@ def _user_search(query: str | None) -> list[ColumnElement[bool]]:
     if query is None or not query.strip():
         return []
     needle = query.strip().lower()
+    if not is_clean(needle):
+        return [false()]  # nothing can match a NUL; and it must not reach the database
     # autoescape: a "%" or "_" typed in the search box matches itself, not "anything".
     return [or_(func.lower(User.username).contains(needle, autoescape=True),
                 User.email.contains(needle, autoescape=True))]

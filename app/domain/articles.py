@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased, defer
 
 from app.domain._sql import insert_ignore
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.text import clean_text, is_clean
 from app.domain.users import UNSET, _Unset, profile_of
 from app.domain.views import ArticlePage, ArticleView
 from app.models import Article, Favorite, Follow, Tag, User, article_tags, utcnow
@@ -27,6 +28,7 @@ from app.models import Article, Favorite, Follow, Tag, User, article_tags, utcno
 TITLE_MAX, DESCRIPTION_MAX, BODY_MAX = 255, 1024, 100_000
 TAG_MAX, TAGS_PER_ARTICLE = 64, 20
 LIMIT_MAX = 100
+OFFSET_MAX = 2**31 - 1
 SLUG_ATTEMPTS = 3
 # Slugs that would collide with fixed routes (GET /api/articles/feed is the feed, not an article).
 RESERVED_SLUGS = frozenset({"feed"})
@@ -43,6 +45,7 @@ def _required(field: str, value: str | None, limit: int) -> str:
         raise Invalid({field: ["can't be blank"]})
     if len(value) > limit:
         raise Invalid({field: [f"is too long (maximum is {limit} characters)"]})
+    clean_text(field, value)
     return value.strip() if field != "body" else value
 
 
@@ -53,7 +56,7 @@ def clean_tags(tags: Sequence[str] | None) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
             raise Invalid({"tagList": ["can't contain blank tags"]})
-        tag = tag.strip()
+        tag = clean_text("tagList", tag.strip())
         if len(tag) > TAG_MAX:
             raise Invalid({"tagList": [f"tags are at most {TAG_MAX} characters"]})
         if tag not in cleaned:
@@ -66,8 +69,8 @@ def clean_tags(tags: Sequence[str] | None) -> list[str]:
 def check_paging(limit: int, offset: int) -> None:
     if limit < 1 or limit > LIMIT_MAX:
         raise Invalid({"limit": [f"must be between 1 and {LIMIT_MAX}"]})
-    if offset < 0:
-        raise Invalid({"offset": ["must be 0 or more"]})
+    if not 0 <= offset <= OFFSET_MAX:
+        raise Invalid({"offset": [f"must be between 0 and {OFFSET_MAX}"]})
 
 
 async def _tags_by_name(session: AsyncSession, names: list[str]) -> list[Tag]:
@@ -156,6 +159,8 @@ def _view(row: Any, tags: list[str], with_body: bool) -> ArticleView:
 
 
 async def get_article(session: AsyncSession, slug: str, viewer_id: int | None = None) -> ArticleView:
+    if not is_clean(slug):
+        raise NotFound("article")
     row = (await session.execute(_article_query(viewer_id, True).where(Article.slug == slug))).first()
     if row is None:
         raise NotFound("article")
@@ -193,16 +198,24 @@ async def list_articles(
     limit: int = 20,
     offset: int = 0,
 ) -> ArticlePage:
-    """Most recent first, filtered by tag, author username and/or a user's favorites."""
+    """Most recent first, filtered by tag, author username and/or a user's favorites.
+
+    An empty filter is no filter (front ends send ``?tag=``); one no row could match (a NUL, say)
+    matches nothing without asking the database.
+    """
+    filters = [f for f in (tag, author, favorited) if f]
+    if not all(is_clean(f) for f in filters):
+        check_paging(limit, offset)
+        return ArticlePage(articles=[], total=0, limit=limit, offset=offset)
     where: list[ColumnElement[bool]] = []
-    if tag is not None:
+    if tag:
         where.append(Article.id.in_(
             select(article_tags.c.article_id).join(Tag, Tag.id == article_tags.c.tag_id)
             .where(Tag.name == tag)
         ))
-    if author is not None:
+    if author:
         where.append(func.lower(User.username) == author.lower())
-    if favorited is not None:
+    if favorited:
         fan = aliased(User)
         where.append(Article.id.in_(
             select(Favorite.article_id).join(fan, fan.id == Favorite.user_id)
@@ -240,7 +253,8 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
 
 async def _owned_article(session: AsyncSession, slug: str, user_id: int, *,
                          as_admin: bool = False) -> Article:
-    article = await session.scalar(select(Article).where(Article.slug == slug))
+    article = await session.scalar(select(Article).where(Article.slug == slug)) \
+        if is_clean(slug) else None
     if article is None:
         raise NotFound("article")
     if article.author_id != user_id and not as_admin:
@@ -295,6 +309,8 @@ async def delete_article(session: AsyncSession, slug: str, user_id: int, *,
 
 
 async def _article_id(session: AsyncSession, slug: str) -> int:
+    if not is_clean(slug):
+        raise NotFound("article")
     article_id = await session.scalar(select(Article.id).where(Article.slug == slug))
     if article_id is None:
         raise NotFound("article")

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.articles import _article_id
 from app.domain.errors import Forbidden, Invalid, NotFound
+from app.domain.text import clean_text
 from app.domain.users import profile_of
 from app.domain.views import CommentView
 from app.models import Comment, Follow, User, utcnow
@@ -20,6 +21,7 @@ async def add_comment(session: AsyncSession, author_id: int, slug: str, body: st
         raise Invalid({"body": ["can't be blank"]})
     if len(body) > COMMENT_MAX:
         raise Invalid({"body": [f"is too long (maximum is {COMMENT_MAX} characters)"]})
+    clean_text("body", body)
     article_id = await _article_id(session, slug)
     now = utcnow()
     comment = Comment(body=body, article_id=article_id, author_id=author_id,
@@ -60,6 +62,8 @@ async def list_comments(session: AsyncSession, slug: str, viewer_id: int | None 
 async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user_id: int, *,
                          as_admin: bool = False) -> None:
     article_id = await _article_id(session, slug)
+    if not 0 < comment_id <= 2**31 - 1:
+        raise NotFound("comment")
     comment = await session.scalar(
         select(Comment).where(Comment.id == comment_id, Comment.article_id == article_id)
     )

@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain._sql import insert_ignore
 from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound
 from app.domain.passwords import hash_password, verify_password
+from app.domain.text import clean_text, is_clean
 from app.domain.views import Account, Profile
 from app.models import Follow, User
 
-USERNAME_RE = re.compile(r"^[\w.-]{1,64}$")
+# ASCII only: SQLite's lower() folds ASCII alone, and the unique index is on lower(username).
+USERNAME_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 BIO_MAX, IMAGE_MAX = 10_000, 1024
@@ -55,7 +57,8 @@ def clean_username(value: str | None) -> str:
     assert value is not None
     value = value.strip()
     if not USERNAME_RE.match(value):
-        raise Invalid({"username": ["must be 1 to 64 letters, digits, '.', '_' or '-'"]})
+        raise Invalid({"username": ["must be 1 to 64 letters, digits, '.', '_' or '-' "
+                                    "(with at least one letter or digit)"]})
     return value
 
 
@@ -63,7 +66,7 @@ def clean_email(value: str | None) -> str:
     if _blank(value):
         raise Invalid({"email": ["can't be blank"]})
     assert value is not None
-    value = value.strip().lower()
+    value = clean_text("email", value.strip().lower())
     if len(value) > 254 or not EMAIL_RE.match(value):
         raise Invalid({"email": ["is invalid"]})
     return value
@@ -72,6 +75,7 @@ def clean_email(value: str | None) -> str:
 def clean_password(value: str | None) -> str:
     if value is None or value == "":
         raise Invalid({"password": ["can't be blank"]})
+    clean_text("password", value)
     if len(value) < PASSWORD_MIN:
         raise Invalid({"password": [f"is too short (minimum is {PASSWORD_MIN} characters)"]})
     if len(value) > PASSWORD_MAX:
@@ -85,10 +89,17 @@ def _optional_text(field: str, value: str | None, limit: int) -> str | None:
         return None
     if len(value) > limit:
         raise Invalid({field: [f"is too long (maximum is {limit} characters)"]})
-    return value.strip() if field == "image" else value
+    clean_text(field, value)
+    if field == "image":
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise Invalid({"image": ["must be an http:// or https:// address"]})
+    return value
 
 
 async def _user_by_username(session: AsyncSession, username: str) -> User | None:
+    if not USERNAME_RE.match(username):
+        return None  # no such user can exist; and NUL or surrogates never reach the database
     found: User | None = await session.scalar(
         select(User).where(func.lower(User.username) == username.lower())
     )
@@ -153,7 +164,7 @@ async def register(session: AsyncSession, *, username: str | None, email: str | 
 
 
 async def authenticate(session: AsyncSession, *, email: str | None, password: str | None) -> Account:
-    if _blank(email) or not password:
+    if _blank(email) or not password or not is_clean(email or "") or not is_clean(password):
         raise InvalidCredentials()
     assert email is not None
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))

@@ -90,7 +90,7 @@ async def comment_list() -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/comments/<int:comment_id>/delete")
+@blueprint.post("/comments/<int(max=2147483647):comment_id>/delete")
 @admin_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     back = await _back_to(url_for("admin.comment_list"))

@@ -17,6 +17,7 @@ from app.site.common import (
 )
 from app.site.forms import ArticleForm, CommentForm
 from app.site.pages import blueprint
+from app.site.rendering import prerender
 
 TAG_ERRORS = {"tagList": "tags"}  # the domain names the field as the JSON API does
 
@@ -28,6 +29,7 @@ async def article(slug: str) -> ResponseReturnValue:
     db = get_db()
     view = await articles.get_article(db, slug, viewer_id)
     thread = await comments.list_comments(db, slug, viewer_id)
+    await prerender([view.body, *(c.body for c in thread)])
     form = await CommentForm.create_form() if user else None
     return await render_template("site/article.html", article=view, comments=thread, form=form)
 
@@ -48,10 +50,12 @@ async def add_comment(slug: str) -> ResponseReturnValue:
     db = get_db()
     view = await articles.get_article(db, slug, signed_in_user().id)
     thread = await comments.list_comments(db, slug, signed_in_user().id)
+    await db.rollback()  # end the writer's transaction: SQLite's lock is not held while rendering
+    await prerender([view.body, *(c.body for c in thread)])
     return await render_template("site/article.html", article=view, comments=thread, form=form)
 
 
-@blueprint.post("/article/<slug>/comments/<int:comment_id>/delete")
+@blueprint.post("/article/<slug>/comments/<int(max=2147483647):comment_id>/delete")
 @login_required
 async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
     user = signed_in_user()
@@ -125,5 +129,6 @@ async def edit_article(slug: str) -> ResponseReturnValue:
         else:
             await flash("Your article is updated.", "success")
             return redirect(url_for("site.article", slug=view.slug))
+    await db.rollback()  # end the writer's transaction: SQLite's lock is not held while rendering
     return await render_template("site/editor.html", form=form, article=current)
 

@@ -27,6 +27,7 @@ View = Callable[P, Awaitable[R]]
 
 csrf = CSRFProtect()
 DEFAULT_PAGE_SIZE = 10
+MAX_PAGE = 100_000
 
 
 def current_user() -> Account | None:
@@ -127,7 +128,7 @@ def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | No
 
 def page_arg() -> int:
     page = request.args.get("page", 1, type=int) or 1
-    return max(page, 1)
+    return min(max(page, 1), MAX_PAGE)  # a huge page is the last page, not an integer overflow
 
 
 def page_size() -> int:

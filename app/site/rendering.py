@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from datetime import datetime
 
 import nh3
@@ -32,9 +34,45 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+CACHE_SIZE = 512
+_cache: OrderedDict[str, Markup] = OrderedDict()  # touched only on the event loop's thread
+
+
 def render_markdown(source: str | None) -> Markup:
+    """The template filter: safe HTML for ``source``, from the cache ``prerender`` fills."""
+    if not source:
+        return Markup("")
+    hit = _cache.get(source)
+    if hit is None:  # not prerendered (a template nobody prepared): render here, and remember
+        hit = _remember(source, _render(source))
+    else:
+        _cache.move_to_end(source)
+    return hit
+
+
+async def prerender(sources: list[str | None]) -> None:
+    """Render a page's markdown in a worker thread before the template runs.
+
+    Rendering is CPU work (a hostile 100 KB body takes over a second), so it must not run on the
+    event loop; repeated views of the same text come from the cache.
+    """
+    missing = [s for s in dict.fromkeys(sources) if s and s not in _cache]
+    if missing:
+        rendered = await asyncio.to_thread(lambda: [_render(s) for s in missing])
+        for source, html in zip(missing, rendered, strict=True):
+            _remember(source, html)
+
+
+def _remember(source: str, html: Markup) -> Markup:
+    _cache[source] = html
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return html
+
+
+def _render(source: str) -> Markup:
     """Markdown to HTML that is safe to put in a page: no script, no event handler, no js: URL."""
-    html = _markdown.render(source or "")
+    html = _markdown.render(source)
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
