@@ -82,7 +82,7 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
     total = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.MULTILINE))
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, flags=re.MULTILINE))
     return {
         "command": " ".join(argv),
         "rps": float(rps.group(1)) if rps else 0.0,
