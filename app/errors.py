@@ -11,8 +11,13 @@ from quart import Quart, Response, current_app, jsonify, render_template, reques
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 
+def is_api_path() -> bool:
+    """The request is for the JSON API (which authenticates by token and answers only JSON)."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
 def wants_json() -> bool:
-    if request.path.startswith("/api/") or request.path == "/api":
+    if is_api_path():
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

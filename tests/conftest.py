@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -31,7 +28,9 @@ from tests.support import (
     PG_ADMIN_URL,
     create_pg_database,
     drop_pg_database,
+    free_port,
     pg_url,
+    running_server,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,41 +146,14 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     await context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Real Hypercorn, started by conduit-serve with the shipped hypercorn.toml, on a free port."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("live") / "hypercorn.log"
-    env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"hypercorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    with running_server(command, probe=f"{base}/healthz", cwd=ROOT, env=env,
+                        log=tmp_path_factory.mktemp("live") / "hypercorn.log"):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 

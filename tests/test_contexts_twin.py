@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +12,8 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
-from tests.conftest import _free_port
 from tests.contexts_support import fire
+from tests.support import free_port, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # as `make twin` runs it
@@ -24,32 +22,14 @@ THREADS = 8  # as `make twin` runs it
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """gunicorn --worker-class gthread, one worker, THREADS threads, on a free loopback port."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("twin") / "gunicorn.log"
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
                "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
                "app.contexts.wsgi_twin:app"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ}, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/contexts/echo?token=up", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    with running_server(command, probe=f"{base}/contexts/echo?token=up", cwd=ROOT,
+                        log=tmp_path_factory.mktemp("twin") / "gunicorn.log"):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.parametrize("endpoint", ["echo", "threadlocal"])

@@ -5,19 +5,16 @@ Wiring only: quart-schema (validation, OpenAPI), CORS, the JSON content type, au
 
 from __future__ import annotations
 
-from quart import Blueprint, Quart, Response, request
+from quart import Blueprint, Quart, Response
 from quart_cors import cors
 
 from app.api import articles, docs, users  # noqa: F401 (the modules register their routes)
 from app.api.common import blueprint
 from app.config import Settings
+from app.errors import is_api_path
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
-
-
-def is_api_path() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def init_app(app: Quart) -> None:

@@ -8,6 +8,7 @@ from quart.typing import ResponseReturnValue
 from app.db import SAFE_METHODS, get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, users
 from app.domain.views import Account
+from app.errors import is_api_path
 from app.site.common import add_errors, check_csrf, current_user, safe_next
 from app.site.forms import SignInForm, SignUpForm
 
@@ -22,7 +23,7 @@ async def load_signed_in_user() -> None:
     The JSON API never trusts the cookie (it authenticates by token), and static files need no
     user, so neither pays for the lookup.
     """
-    if request.path == "/api" or request.path.startswith("/api/"):
+    if is_api_path():
         return
     g.user = None
     user_id = session.get("user_id")
