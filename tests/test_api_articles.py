@@ -44,7 +44,7 @@ async def test_create_article_without_tags_and_blank_fields(http: httpx.AsyncCli
         assert errors(response) == {field: ["can't be blank"]}
     missing = await http.post("/api/articles", headers=auth(token), json={"article": {"title": "t"}})
     assert missing.status_code == 422
-    assert errors(missing) == {"description": ["can't be blank"]}  # the first missing field
+    assert errors(missing) == {"description": ["can't be blank"], "body": ["can't be blank"]}
     null_tags = await http.post("/api/articles", headers=auth(token), json={"article": {
         "title": "t", "description": "d", "body": "b", "tagList": None}})
     assert null_tags.status_code == 422 and list(errors(null_tags)) == ["tagList"]

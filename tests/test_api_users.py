@@ -62,6 +62,9 @@ async def test_register_blank_or_missing_fields_are_422(http: httpx.AsyncClient)
         response = await http.post("/api/users", json={"user": user})
         assert response.status_code == 422, user
         assert errors(response) == {field: ["can't be blank"]}
+    everything = await http.post("/api/users", json={"user": {"username": " ", "email": ""}})
+    assert everything.status_code == 422  # every problem at once, as a form shows them
+    assert errors(everything) == {field: ["can't be blank"] for field in ("username", "email", "password")}
     short = await http.post("/api/users", json={"user": {
         "username": "a", "email": "a@b.test", "password": "short"}})
     assert short.status_code == 422 and list(errors(short)) == ["password"]

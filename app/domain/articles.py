@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, defer
 
 from app.domain._sql import insert_ignore
-from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
 from app.domain.text import clean_text, is_clean
 from app.domain.users import UNSET, _Unset, profile_of
 from app.domain.views import ArticlePage, ArticleView
@@ -234,9 +234,9 @@ async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset
 async def create_article(session: AsyncSession, author_id: int, *, title: str | None,
                          description: str | None, body: str | None,
                          tags: Sequence[str] | None = ()) -> ArticleView:
-    title = _required("title", title, TITLE_MAX)
-    description = _required("description", description, DESCRIPTION_MAX)
-    body = _required("body", body, BODY_MAX)
+    title, description, body = check_all(lambda: _required("title", title, TITLE_MAX),
+                                         lambda: _required("description", description, DESCRIPTION_MAX),
+                                         lambda: _required("body", body, BODY_MAX))
     tag_names = clean_tags(tags)
     for attempt in range(SLUG_ATTEMPTS):
         now = utcnow()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class DomainError(Exception):
     """Base: ``errors`` maps a field (or subject) to human-readable messages."""
@@ -30,6 +35,20 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """Input that is well-formed but not acceptable (blank, too long, self-follow)."""
+
+
+def check_all(*checks: Callable[[], T]) -> list[T]:
+    """Run every check and report every field's problem at once (as a form shows them all)."""
+    results: list[T] = []
+    errors: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            results.append(check())
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    return results
 
 
 class InvalidCredentials(DomainError):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain._sql import insert_ignore
-from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound
+from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound, check_all
 from app.domain.passwords import hash_password, verify_password
 from app.domain.text import clean_text, is_clean
 from app.domain.views import Account, Profile
@@ -153,8 +153,9 @@ async def create_user(session: AsyncSession, *, username: str, email: str, passw
 
 async def register(session: AsyncSession, *, username: str | None, email: str | None,
                    password: str | None) -> Account:
-    username, email = clean_username(username), clean_email(email)
-    password = clean_password(password)
+    username, email, password = check_all(lambda: clean_username(username),
+                                          lambda: clean_email(email),
+                                          lambda: clean_password(password))
     taken = await _taken(session, username, email)
     if taken:  # checked before hashing, so a taken name costs no CPU
         raise Conflict(*taken)
