@@ -73,10 +73,16 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
 
 
+def wrk_timeout(seconds: int) -> int:
+    """Half the run, at least 1 s: a slower answer is counted as a timeout error. With a timeout
+    longer than the run, requests still in flight at the end would vanish from the counts."""
+    return max(1, seconds // 2)
+
+
 def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
     threads = max(1, min(connections, os.cpu_count() or 1))
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-            "--latency", url]
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout",
+            f"{wrk_timeout(seconds)}s", "--latency", url]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -98,9 +104,23 @@ def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) 
     argv = [str(BIN / "python"), "-m", "app.loadtest", "--url", url, "--scenario", scenario,
             "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
             "--max-error-rate", "1"]
-    subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
-    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
-    report["command"] = " ".join(["python", *argv[1:-4]])
+    command = " ".join(["python", *argv[1:-4]])
+    try:
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
+                              timeout=seconds + 120)
+    except subprocess.TimeoutExpired as expired:
+        stderr = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) \
+            else expired.stderr or ""
+        return {"scenario": scenario, "command": command, "stderr": stderr[-2000:],
+                "error": f"did not finish in {seconds + 120} s"}
+    # With --max-error-rate 1 the error-rate exit (1, report written) cannot happen; any other
+    # exit, or no report, is a failed run, shown as such rather than as empty figures.
+    if done.returncode not in (0, 1) or not out.exists():
+        return {"scenario": scenario, "command": command, "stderr": done.stderr[-2000:],
+                "error": f"exit status {done.returncode}"
+                + ("" if out.exists() else ", no JSON report")}
+    report: dict[str, Any] = json.loads(out.read_text())
+    report["command"] = command
     return report
 
 
@@ -133,7 +153,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
                         help="comma-separated concurrency levels")
-    parser.add_argument("--seconds", type=int, default=5, help="seconds per measurement")
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="seconds per measurement (wrk's timeout is half of it)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--threads", type=int, default=8, help="the WSGI twin's thread pool")
     args = parser.parse_args()
@@ -182,8 +203,12 @@ def main() -> int:
         for scenario in ("contexts", "mixed"):
             report = loadgen(app_url, scenario, 64, args.seconds, work / f"{scenario}.json")
             verified.append(report)
-            print(f"loadgen {scenario}: {report.get('requests')} requests, "
-                  f"{report.get('succeeded')} verified", flush=True)
+            if "error" in report:
+                print(f"loadgen {scenario}: FAILED ({report['error']}):\n{report['stderr']}",
+                      flush=True)
+            else:
+                print(f"loadgen {scenario}: {report['requests']} requests, "
+                      f"{report['succeeded']} verified", flush=True)
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     png = args.out / f"{stamp}.png"
@@ -200,14 +225,25 @@ def main() -> int:
     ]
     lines += [f"| {r['target']} | {r['c']} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['errors']} |" for r in rows]
-    lines += ["", "Verified figures from the load generator (every answer checked):", "",
+    lines += ["", "wrk counts only completed requests: its req/s and percentiles leave out "
+              "requests still in flight when a run ends. A request not answered within "
+              f"{wrk_timeout(args.seconds)} s (half the run, at least 1 s) is counted as a timeout "
+              "error in the errors column.", ""]
+    lines += ["Verified figures from the load generator (every answer checked):", "",
               "| scenario | requests | verified | req/s | p50 ms | p99 ms | leaks |",
               "|---|---:|---:|---:|---:|---:|---:|"]
+    failures: list[str] = []
     for rep in verified:
-        lat = rep.get("latency_ms", {})
-        lines.append(f"| {rep.get('scenario')} | {rep.get('requests')} | {rep.get('succeeded')} | "
-                     f"{rep.get('throughput_rps', 0):.1f} | {lat.get('p50', float('nan')):.1f} | "
-                     f"{lat.get('p99', float('nan')):.1f} | {rep.get('leaks')} |")
+        if "error" in rep:
+            lines.append(f"| {rep['scenario']} | **run failed: {rep['error']}** | | | | | |")
+            failures += ["", f"`{rep['scenario']}` failed ({rep['error']}); the end of its "
+                         "stderr:", "", "```", rep["stderr"].rstrip() or "(empty)", "```"]
+            continue
+        lat = rep["latency_ms"]
+        lines.append(f"| {rep['scenario']} | {rep['requests']} | {rep['succeeded']} | "
+                     f"{rep['throughput_rps']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f} | "
+                     f"{rep['leaks']} |")
+    lines += failures
     lines += ["", "Commands:", "", "```"]
     lines += sorted({r["command"].replace(app_url, "$APP").replace(twin_url, "$TWIN")
                      for r in rows})
@@ -217,7 +253,7 @@ def main() -> int:
     md.write_text("\n".join(lines))
     print(f"wrote {md} and {png}")
     shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 1 if failures else 0  # the results are written, but a failed run is not a success
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.loadtest.cli import main
+from app.loadtest.scenarios import _signed_in
 from app.loadtest.stats import Recorder, percentile, report_dict, summarise
 from app.seed import seed
 
@@ -137,11 +138,28 @@ async def test_data_scenarios_verify_and_lose_nothing(live_server: str, db: Asyn
     assert report["requests"] >= 150  # api-write adds its read-back requests
     if scenario in ("api-write", "mixed"):
         assert "read-back" in report["endpoints"] or scenario == "mixed"
+    if scenario == "api-write":  # every account signs in after registering, and is verified
+        signups, logins = report["endpoints"]["POST /api/users"], \
+            report["endpoints"]["POST /api/users/login"]
+        assert 1 <= logins["requests"] <= signups["requests"]
+        assert logins["errors"] == signups["errors"] == 0
 
 
-async def test_compare_prints_both_targets(live_server: str, tmp_path: Path) -> None:
+def test_the_sign_in_check_wants_the_same_user_and_a_token() -> None:
+    check = _signed_in("ann")
+    assert check({"user": {"username": "ann", "token": "t"}}) is None
+    assert check({"user": {"username": "bob", "token": "t"}}) == "signed in as 'bob', expected 'ann'"
+    assert check({"user": {"username": "ann", "token": ""}}) is not None
+    assert check({"errors": {"credentials": ["invalid"]}}) is not None
+
+
+async def test_compare_prints_both_targets(live_server: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    second = live_server.replace("127.0.0.1", "localhost")
     code, report = await _run(tmp_path, "--url", live_server, "--scenario", "contexts",
-                              "--requests", "40", "--concurrency", "8", "--compare",
-                              live_server.replace("127.0.0.1", "localhost"))
+                              "--requests", "40", "--concurrency", "8", "--compare", second)
     assert code == 0
     assert report["first"]["requests"] == report["second"]["requests"] == 40
+    out = capsys.readouterr().out
+    assert f"A = {live_server}" in out and f"B = {second}" in out  # which column is which
+    assert "B / A" in out and "…" not in out

@@ -167,7 +167,9 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
 
 
 def print_comparison(console: Console, first: dict[str, Any], second: dict[str, Any]) -> None:
-    table = Table("", first["target"], second["target"], "second / first")
+    # Short labels: rich would cut two long URLs to the same "http://127.0.0.1:8…".
+    console.print(f"\n[bold]A[/] = {first['target']}\n[bold]B[/] = {second['target']}")
+    table = Table("", "A", "B", "B / A")
     rows = [("throughput req/s", first["throughput_rps"], second["throughput_rps"]),
             ("error rate", first["error_rate"], second["error_rate"])]
     rows += [(f"latency {k} ms", first["latency_ms"][k], second["latency_ms"][k])

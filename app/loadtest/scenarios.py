@@ -35,6 +35,17 @@ def _article_list(data: Any) -> str | None:
     return None
 
 
+def _signed_in(username: str) -> Check:
+    def check(data: Any) -> str | None:
+        user = data.get("user") if isinstance(data, dict) else None
+        if not isinstance(user, dict) or not user.get("token"):
+            return "expected {user: {token, ...}}"
+        if user.get("username") != username:
+            return f"signed in as {user.get('username')!r}, expected {username!r}"
+        return None
+    return check
+
+
 def _contains(text: str) -> Check:
     def check(html: Any) -> str | None:
         from html import escape
@@ -156,7 +167,7 @@ class Browse(ApiRead):
 
 
 class ApiWrite(Scenario):
-    """Register, create, comment, favorite, follow; then check nothing written was lost."""
+    """Register, sign in, create, comment, favorite, follow; then check nothing was lost."""
 
     name = "api-write"
 
@@ -168,7 +179,7 @@ class ApiWrite(Scenario):
 
     async def step(self, client: Client, rng: random.Random, vu: dict[str, Any],
                    started: float | None = None) -> None:
-        if "token" not in vu:
+        if "registered" not in vu:  # first step: a new account
             user = f"lt{self.run_id}v{vu['id']}n{vu.setdefault('accounts', 0)}"
             vu["accounts"] += 1
             data = await client.call(
@@ -177,8 +188,19 @@ class ApiWrite(Scenario):
                                "password": "load-test-pw"}},
                 check=_shape("token", "username", wrapper="user"))
             if data:
-                vu["token"], vu["user"] = data["user"]["token"], user
+                vu["registered"] = user
                 self.authors.append(user)
+            return
+        if "token" not in vu:  # second step: sign in; the writes use this token, not sign-up's
+            user = vu["registered"]
+            data = await client.call(
+                "POST /api/users/login", "POST", "/api/users/login", started=started,
+                body={"user": {"email": f"{user}@load.test", "password": "load-test-pw"}},
+                check=_signed_in(user))
+            if data:
+                vu["token"], vu["user"] = data["user"]["token"], user
+            else:  # start over with a new account rather than retry a failing sign-in forever
+                del vu["registered"]
             return
         roll = rng.random()
         token = vu["token"]
