@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from app.contexts.params import IN_FLIGHT_HEADER
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "contexts.md"
 BACKGROUND_HEADER = "| started with |"
@@ -52,6 +54,7 @@ class Batch:
 
     answers: list[dict[str, Any]] = field(default_factory=list)
     sent: list[tuple[str, int]] = field(default_factory=list)  # (token, delay_ms)
+    in_flight: list[int] = field(default_factory=list)  # echo's X-In-Flight header, per answer
     wall_s: float = 0.0
 
     @property
@@ -77,6 +80,8 @@ async def fire(base: str, endpoint: str, count: int, max_delay_ms: int, *, seed:
             async with session.get(url) as response:
                 assert response.status == 200, await response.text()
                 body: dict[str, Any] = await response.json()
+                if IN_FLIGHT_HEADER in response.headers:
+                    batch.in_flight.append(int(response.headers[IN_FLIGHT_HEADER]))
                 return body
 
         started = time.perf_counter()

@@ -28,6 +28,7 @@ BAD_INPUT = [
     "/contexts/threadlocal?delay_ms=5",
     "/contexts/threadlocal?token=a&delay_ms=99999999999999999999",
     "/contexts/blocking?ms=10001",
+    "/contexts/offloaded?ms=" + "9" * 5000,  # int() refuses over 4,300 digits: must be 422, not 500
     "/contexts/blocking?ms=abc",
     "/contexts/offloaded?ms=-5",
 ]

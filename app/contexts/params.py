@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 MAX_DELAY_MS = 10_000
 MAX_TOKEN_LENGTH = 64
@@ -33,9 +35,39 @@ def parse_token(args: Mapping[str, str]) -> str:
 def parse_ms(args: Mapping[str, str], name: str) -> int:
     """A whole number of milliseconds in 0..MAX_DELAY_MS; absent means 0."""
     raw = args.get(name, "0").strip()
-    if not raw.isascii() or not raw.isdigit():
+    # Length first: int() of thousands of digits is slow work (and refused past 4,300 digits).
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_DELAY_MS)):
         raise LabInputError(name, f"must be a whole number from 0 to {MAX_DELAY_MS}")
     value = int(raw)
     if value > MAX_DELAY_MS:
         raise LabInputError(name, f"must be a whole number from 0 to {MAX_DELAY_MS}")
     return value
+
+
+IN_FLIGHT_HEADER = "X-In-Flight"
+
+
+class InFlight:
+    """How many requests are inside ``entered()`` in this process right now.
+
+    Echo answers carry it (header ``X-In-Flight``, read after the await): on the event loop it climbs
+    to however many requests overlap; under threads it can never pass the pool's size.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the twin's threads share it; on the loop it is uncontended
+        self._count = 0
+
+    @contextmanager
+    def entered(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+
+    @property
+    def count(self) -> int:
+        return self._count

@@ -19,7 +19,7 @@ from quart.utils import run_sync
 
 from app.contexts import background
 from app.contexts.explanation import explanation_html
-from app.contexts.params import MAX_DELAY_MS, LabInputError, parse_ms, parse_token
+from app.contexts.params import IN_FLIGHT_HEADER, MAX_DELAY_MS, InFlight, LabInputError, parse_ms, parse_token
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
 
@@ -27,6 +27,7 @@ blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
 lab_token: ContextVar[str | None] = ContextVar("conduit_lab_token", default=None)
 # One slot per *thread*: every request on the loop thread shares it. The anti-pattern, on purpose.
 thread_slot = threading.local()
+echo_in_flight = InFlight()
 
 
 @blueprint.errorhandler(LabInputError)
@@ -46,13 +47,15 @@ async def index() -> str:
 
 
 @blueprint.get("/echo")
-async def echo() -> dict[str, Any]:
+async def echo() -> tuple[dict[str, Any], int, dict[str, str]]:
     token = parse_token(request.args)
     delay_ms = parse_ms(request.args, "delay_ms")
     g.lab_token = token
     lab_token.set(token)
-    await asyncio.sleep(delay_ms / 1000)  # other requests run on this thread meanwhile
-    return {
+    with echo_in_flight.entered():
+        await asyncio.sleep(delay_ms / 1000)  # other requests run on this thread meanwhile
+        in_flight = echo_in_flight.count
+    body = {
         "token": token,
         "g": g.get("lab_token"),
         "contextvar": lab_token.get(),
@@ -61,6 +64,7 @@ async def echo() -> dict[str, Any]:
         "task_id": background.task_id(),
         "pid": os.getpid(),
     }
+    return body, 200, {IN_FLIGHT_HEADER: str(in_flight)}
 
 
 @blueprint.get("/threadlocal")

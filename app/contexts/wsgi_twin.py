@@ -18,12 +18,13 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from app.contexts.params import LabInputError, parse_ms, parse_token
+from app.contexts.params import IN_FLIGHT_HEADER, InFlight, LabInputError, parse_ms, parse_token
 
 app = Flask(__name__)
 
 lab_token: ContextVar[str | None] = ContextVar("conduit_twin_lab_token", default=None)
 thread_slot = threading.local()
+echo_in_flight = InFlight()
 
 
 @app.errorhandler(LabInputError)
@@ -44,7 +45,7 @@ def _unit() -> str:
 
 
 @app.get("/contexts/echo")
-def echo() -> dict[str, Any]:
+def echo() -> tuple[dict[str, Any], int, dict[str, str]]:
     token = parse_token(request.args)
     delay_ms = parse_ms(request.args, "delay_ms")
     g.lab_token = token
@@ -52,8 +53,10 @@ def echo() -> dict[str, Any]:
     # outlive the request: reset it (Flask does the same for its own ContextVars).
     reset = lab_token.set(token)
     try:
-        time.sleep(delay_ms / 1000)  # stands in for I/O; this thread serves nobody else meanwhile
-        return {
+        with echo_in_flight.entered():
+            time.sleep(delay_ms / 1000)  # stands in for I/O; this thread serves nobody else meanwhile
+            in_flight = echo_in_flight.count
+        body = {
             "token": token,
             "g": g.get("lab_token"),
             "contextvar": lab_token.get(),
@@ -62,6 +65,7 @@ def echo() -> dict[str, Any]:
             "task_id": _unit(),
             "pid": os.getpid(),
         }
+        return body, 200, {IN_FLIGHT_HEADER: str(in_flight)}
     finally:
         lab_token.reset(reset)
 
