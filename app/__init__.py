@@ -23,6 +23,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         static_folder=str(PROJECT_ROOT / "static"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
+    # "/api/articles//favorite" must not be redirected (308, method kept) to "/api/articles/favorite".
+    app.url_map.merge_slashes = False
     configure(app, settings)
     Database().init_app(app, settings)
 
@@ -33,7 +35,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     # Each face registers its own blueprints, hooks and extensions.
     site.init_app(app)
     api.init_app(app)
-    contexts.init_app(app)
+    if settings.contexts_lab:
+        contexts.init_app(app)
     errors.init_app(app)
     register_commands(app)
     return app

@@ -7,6 +7,10 @@ reaches a client; 500s are logged with theirs.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
@@ -49,7 +53,39 @@ async def error_response(status: int, name: str, description: str) -> Response:
     return response
 
 
+def host_is_valid(host: str) -> bool:
+    """What Werkzeug's URL map accepts: a name (port aside) that IDNA can encode."""
+    try:
+        host.partition(":")[0].encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
+class RefuseBadHost:
+    """ASGI middleware: a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label) answers
+    400. Quart builds the URL adapter before any error handler can run, so without this the
+    server sends an empty 500."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not host_is_valid(host):
+                body = json.dumps({"errors": {"host": ["is not a valid host name"]}}).encode()
+                await send({"type": "http.response.start", "status": 400, "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+        await self.app(scope, receive, send)
+
+
 def init_app(app: Quart) -> None:
+    app.asgi_app = RefuseBadHost(app.asgi_app)  # type: ignore[method-assign]
+
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
         status = error.code or 500

@@ -122,7 +122,7 @@ async def test_cors_preflight_and_simple_requests(http: httpx.AsyncClient) -> No
     preflight = await http.options("/api/articles", headers={
         "Origin": origin, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, content-type"})
-    assert preflight.status_code == 200
+    assert preflight.status_code == 204 and "content-type" not in preflight.headers  # no body
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "POST" in preflight.headers["access-control-allow-methods"]
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
@@ -183,6 +183,13 @@ async def test_openapi_documents_the_api_only(http: httpx.AsyncClient) -> None:
     assert "requestBody" in paths["/api/articles"]["post"]
     assert "NewArticle" in spec["components"]["schemas"]
     assert set(paths["/api/articles"]["post"]["responses"]) >= {"201"}
+    # Every operation names at least one answer (OpenAPI requires it) and documents its errors.
+    for verbs in paths.values():
+        for operation in verbs.values():
+            assert operation["responses"]["default"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorEnvelope"}
+    assert set(paths["/api/articles/{slug}"]["delete"]["responses"]) == {"204", "default"}
+    assert "ErrorEnvelope" in spec["components"]["schemas"]
 
 
 async def test_docs_page_is_self_contained(http: httpx.AsyncClient) -> None:

@@ -71,6 +71,7 @@ async def test_taken_username_or_email_is_a_conflict(db: AsyncSession, username:
     ({"username": "has space"}, "username", "must be 1 to 64"),
     ({"email": "   "}, "email", "can't be blank"),
     ({"email": "not-an-email"}, "email", "is invalid"),
+    ({"email": "b" * 250 + "@x.io"}, "email", "is too long (maximum is 254"),
     ({"password": ""}, "password", "can't be blank"),
     ({"password": "short"}, "password", "is too short"),
 ])
@@ -88,6 +89,8 @@ async def test_update_is_partial_and_clears_bio_and_image_with_empty(db: AsyncSe
     account = await _alice(db)
     updated = await users.update_account(db, account.id, bio="Curious.", image="http://i/a.png")
     assert (updated.bio, updated.image, updated.username) == ("Curious.", "http://i/a.png", "Alice")
+    updated = await users.update_account(db, account.id, image="  HTTPS://i/b.png  ")
+    assert updated.image == "HTTPS://i/b.png"  # a scheme is case-insensitive; spaces are trimmed
     updated = await users.update_account(db, account.id, bio="", image=None)
     assert (updated.bio, updated.image) == (None, None)
     long_password = "p" * 64

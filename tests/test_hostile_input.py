@@ -3,7 +3,10 @@ reaches the database. Rules live in the domain, so the site and the API share th
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -141,3 +144,48 @@ async def test_api_article_with_nul_slug_is_404(http: httpx.AsyncClient) -> None
     await new_article(http, token, title="Plain")
     response = await http.get("/api/articles/plain%00")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".test", ".x"])
+async def test_a_host_header_werkzeug_cannot_bind_is_400_not_an_empty_500(live_server: str,
+                                                                          host: str) -> None:
+    split = urlsplit(live_server)
+    reader, writer = await asyncio.open_connection(split.hostname, split.port)
+    try:
+        writer.write(f"GET /api/tags HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body) == {"errors": {"host": ["is not a valid host name"]}}
+
+
+async def test_an_empty_path_segment_is_404_never_redirected_to_another_route(
+        http: httpx.AsyncClient) -> None:
+    # Merged slashes would send DELETE /api/articles//favorite to DELETE /api/articles/favorite
+    # (a 308 keeps the method): an article titled "Favorite" would be deleted.
+    token = await register(http, "writer")
+    await new_article(http, token, title="Favorite")
+    for method, path in [("DELETE", "/api/articles//favorite"), ("GET", "/api//tags"),
+                         ("POST", "/api/profiles//follow"), ("GET", "/api/articles//comments")]:
+        response = await http.request(method, path, headers=auth(token))
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert (await http.get("/api/articles/favorite")).status_code == 200
+
+
+async def test_a_huge_tag_list_is_refused_before_any_per_tag_work(http: httpx.AsyncClient) -> None:
+    token = await register(http, "tagger")
+    article = {"title": "t", "description": "d", "body": "b", "tagList": [str(i) for i in range(100_000)]}
+    response = await http.post("/api/articles", headers=auth(token), json={"article": article})
+    assert response.status_code == 422 and errors(response) == {"tagList": ["at most 20 tags"]}
+    with pytest.raises(Invalid):
+        articles.clean_tags([f"tag{i}" for i in range(21)])  # 21 distinct: one too many
+    assert articles.clean_tags(["a", "b", "a"] * 60) == ["a", "b"]  # repeats are not extra tags
+
+
+async def test_a_repeated_query_parameter_is_named_in_the_error(http: httpx.AsyncClient) -> None:
+    for query, name in [("tag=a&tag=b", "tag"), ("offset=1&offset=-1", "offset")]:
+        response = await http.get(f"/api/articles?{query}")
+        assert response.status_code == 422 and errors(response) == {name: ["must be given once"]}

@@ -5,7 +5,7 @@ Wiring only: quart-schema (validation, OpenAPI), CORS, the JSON content type, au
 
 from __future__ import annotations
 
-from quart import Blueprint, Quart, Response
+from quart import Blueprint, Quart, Response, request
 from quart_cors import cors
 
 from app.api import articles, docs, users  # noqa: F401 (the modules register their routes)
@@ -36,8 +36,12 @@ def init_app(app: Quart) -> None:
             return response
         if response.mimetype == "application/json":
             response.headers["Content-Type"] = JSON_CONTENT_TYPE
-        elif response.status_code == 204:
-            response.headers.pop("Content-Type", None)  # no content, no content type
+        else:
+            if request.method == "OPTIONS" and response.status_code == 200 \
+                    and response.content_length == 0:
+                response.status_code = 204  # a preflight (or Allow) answer has no body to describe
+            if response.status_code == 204:
+                response.headers.pop("Content-Type", None)  # no content, no content type
         result: Response = await apply_cors(response)
         if not result.headers.get("Access-Control-Expose-Headers"):
             result.headers.pop("Access-Control-Expose-Headers", None)

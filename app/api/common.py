@@ -140,7 +140,7 @@ async def load_user() -> None:
     g.token = None
     if request.method == "OPTIONS":  # CORS preflights carry no credentials
         return
-    _refuse_nul_bytes()
+    _check_path_and_query()
     header = request.headers.get("Authorization")
     if header is None:
         return
@@ -164,14 +164,18 @@ async def load_user() -> None:
     g.token = token
 
 
-def _refuse_nul_bytes() -> None:
+def _check_path_and_query() -> None:
     # A NUL in a path segment or query value would reach PostgreSQL (which refuses it): a 500.
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and "\x00" in value:
             raise ApiError(404, {"route": ["not found"]})
+    seen: set[str] = set()
     for name, value in request.args.items(multi=True):
         if "\x00" in value or "\x00" in name:
             raise ApiError(422, {name.replace("\x00", "") or "query": ["is invalid"]})
+        if name in seen:  # ?tag=a&tag=b: say so, rather than "must be a string"
+            raise ApiError(422, {name: ["must be given once"]})
+        seen.add(name)
 
 
 def current_user() -> Account:

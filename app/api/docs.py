@@ -7,6 +7,7 @@ static/api-docs/ that reads the spec and lists every operation with its schemas.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from quart import Quart, Response, send_from_directory
 from quart_schema import OpenAPIProvider, QuartSchema, hide
@@ -18,13 +19,39 @@ from app.config import PROJECT_ROOT
 DOCS_DIR = PROJECT_ROOT / "static" / "api-docs"
 
 
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "object", "additionalProperties": {
+        "type": "array", "items": {"type": "string"}}}},
+    "example": {"errors": {"body": ["can't be blank"]}},
+}
+ERROR_RESPONSE = {
+    "description": "An error (400, 401, 403, 404, 405, 409, 413, 415, 422), in the RealWorld shape",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+}
+
+
 class ApiOnlyProvider(OpenAPIProvider):
-    """Document the /api routes only: the site and the lab are not part of the API."""
+    """Document the /api routes only (the site and the lab are not part of the API), each with its
+    error answer, and the deletes with their 204."""
 
     def generate_rules(self) -> Iterable[Rule]:
         for rule in super().generate_rules():
             if rule.rule.startswith("/api/"):
                 yield rule
+
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        paths, components = super().build_paths(rule)
+        for operations in paths.values():
+            for operation in operations.values():
+                # A copy (quart-schema shares one dict between a rule's methods), keyed by strings
+                # as OpenAPI has them (quart-schema uses ints, which cannot sort beside "default").
+                responses = {str(status): answer for status, answer in operation["responses"].items()}
+                responses = responses or {"204": {"description": "Done; no content"}}
+                responses["default"] = ERROR_RESPONSE
+                operation["responses"] = responses
+        return paths, {**components, "ErrorEnvelope": ERROR_ENVELOPE}
 
 
 def init_schema(app: Quart) -> QuartSchema:

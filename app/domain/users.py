@@ -20,7 +20,7 @@ from app.models import Follow, User
 USERNAME_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
-BIO_MAX, IMAGE_MAX = 10_000, 1024
+BIO_MAX, IMAGE_MAX, EMAIL_MAX = 10_000, 1024, 254
 
 
 class _Unset(enum.Enum):
@@ -67,7 +67,9 @@ def clean_email(value: str | None) -> str:
         raise Invalid({"email": ["can't be blank"]})
     assert value is not None
     value = clean_text("email", value.strip().lower())
-    if len(value) > 254 or not EMAIL_RE.match(value):
+    if len(value) > EMAIL_MAX:
+        raise Invalid({"email": [f"is too long (maximum is {EMAIL_MAX} characters)"]})
+    if not EMAIL_RE.match(value):
         raise Invalid({"email": ["is invalid"]})
     return value
 
@@ -87,13 +89,13 @@ def _optional_text(field: str, value: str | None, limit: int) -> str | None:
     """Empty means "none": an empty bio or image is stored as null."""
     if value is None or not value.strip():
         return None
+    if field == "image":
+        value = value.strip()
     if len(value) > limit:
         raise Invalid({field: [f"is too long (maximum is {limit} characters)"]})
     clean_text(field, value)
-    if field == "image":
-        value = value.strip()
-        if not value.startswith(("https://", "http://")):
-            raise Invalid({"image": ["must be an http:// or https:// address"]})
+    if field == "image" and not value.lower().startswith(("https://", "http://")):
+        raise Invalid({"image": ["must be an http:// or https:// address"]})
     return value
 
 
