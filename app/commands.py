@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import migrate
 from app.config import Settings
 from app.db import make_engine
-from app.domain import DomainError, users
+from app.domain import DomainError, NotFound, users
 from app.domain.passwords import hash_password
 from app.seed import database_is_empty, seed
 
@@ -112,30 +112,39 @@ def seed_command(info: ScriptInfo, n_users: int, articles: int, comments: int, s
 @click.command("create-admin")
 @click.argument("username")
 @click.option("--email", help="needed when the user does not exist yet")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="needed when the user does not exist yet (prompted)")
+@click.option("--password", help="for a new user (asked for when not given)")
 @pass_script_info
-def create_admin(info: ScriptInfo, username: str, email: str | None, password: str) -> None:
+def create_admin(info: ScriptInfo, username: str, email: str | None, password: str | None) -> None:
     """Make USERNAME an administrator, creating the account if it does not exist."""
+    settings = _settings(info)
 
-    async def work(session: AsyncSession) -> str:
+    async def promote(session: AsyncSession) -> str | None:
         try:
             account = await users.set_admin(session, username, True)
-            return f"{account.username} is now an administrator"
-        except DomainError:
-            pass
+        except NotFound:
+            return None
+        return f"{account.username} is now an administrator"
+
+    done = _with_session(settings, promote)
+    if done is None:
         if not email:
             raise click.UsageError("no such user: give --email to create one")
-        try:
-            password_ok = users.clean_password(password)
-            account = await users.create_user(session, username=username, email=email,
-                                              password_hash=await hash_password(password_ok),
-                                              is_admin=True)
-        except DomainError as error:
-            raise click.ClickException(str(error)) from None
-        return f"created administrator {account.username} <{account.email}>"
+        if password is None:  # asked here, before the event loop runs: input() blocks
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        new_password: str = password
 
-    click.echo(_with_session(_settings(info), work))
+        async def create(session: AsyncSession) -> str:
+            try:
+                password_ok = users.clean_password(new_password)
+                account = await users.create_user(session, username=username, email=email,
+                                                  password_hash=await hash_password(password_ok),
+                                                  is_admin=True)
+            except DomainError as error:
+                raise click.ClickException(str(error)) from None
+            return f"created administrator {account.username} <{account.email}>"
+
+        done = _with_session(settings, create)
+    click.echo(done)
 
 
 def register_commands(app: Quart) -> None:

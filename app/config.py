@@ -53,6 +53,9 @@ class Settings:
     session_cookie_secure: bool = False
     jwt_expiry_seconds: int = 14 * 24 * 3600  # API tokens (Authorization: Token <jwt>)
     cors_origins: str = "*"  # comma-separated origins allowed to call /api from a browser
+    # The contexts lab (/contexts) includes an endpoint that blocks a worker on purpose: on unless
+    # CONDUIT_ENV is production, where it must be asked for (CONDUIT_CONTEXTS_LAB=true).
+    contexts_lab: bool = True
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -152,4 +155,5 @@ def load_settings(
         log_level=level,
         database_url=normalise_database_url(settings.database_url),
         session_cookie_secure=settings.session_cookie_secure or env == "production",
+        contexts_lab=settings.contexts_lab if "contexts_lab" in values else env != "production",
     )

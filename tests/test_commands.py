@@ -110,13 +110,13 @@ async def test_create_admin_creates_or_promotes(app: Quart, db: AsyncSession,
     assert account.is_admin
 
     await users.register(db, username="bob", email="bob@example.test", password="builder-99")
-    promoted = await _run(database_url, "create-admin", "bob", "--password", "ignored-here")
+    promoted = await _run(database_url, "create-admin", "bob", stdin="")  # asks for nothing
     assert promoted.returncode == 0 and "bob is now an administrator" in promoted.stdout
     db.expunge_all()
     bob = await users.authenticate(db, email="bob@example.test", password="builder-99")
     assert bob.is_admin
 
-    missing = await _run(database_url, "create-admin", "ghost", "--password", "whatever-123")
+    missing = await _run(database_url, "create-admin", "ghost")
     assert missing.returncode == 2 and "give --email" in missing.stderr
     short = await _run(database_url, "create-admin", "eve", "--email", "eve@example.test",
                        "--password", "short")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app import create_app
 from app.config import DEFAULT_SECRET, INSTANCE_DIR, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,17 @@ def test_environment_variables_are_read_and_coerced() -> None:
     assert settings.log_level == "DEBUG"
     assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/conduit"
     assert settings.session_cookie_secure  # always on in production
+
+
+def test_the_contexts_lab_is_on_except_in_production_unless_asked_for() -> None:
+    production = {"CONDUIT_ENV": "production", "CONDUIT_SECRET_KEY": STRONG}
+    assert load_settings(environ={}).contexts_lab
+    assert not load_settings(environ=production).contexts_lab
+    assert load_settings(environ={**production, "CONDUIT_CONTEXTS_LAB": "true"}).contexts_lab
+    assert not load_settings(environ={"CONDUIT_CONTEXTS_LAB": "off"}).contexts_lab
+    off = create_app({"env": "production", "secret_key": STRONG})
+    on = create_app({"env": "production", "secret_key": STRONG, "contexts_lab": True})
+    assert "contexts.echo" not in off.view_functions and "contexts.echo" in on.view_functions
 
 
 def test_overrides_win_over_the_environment() -> None:

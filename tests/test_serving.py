@@ -23,12 +23,19 @@ def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
     config = Config.from_toml(ROOT / "hypercorn.toml")
     assert config.bind == ["127.0.0.1:8000"]
     assert config.worker_class == "uvloop"
-    assert config.workers >= 1
+    assert config.workers == 2  # the machine's cores
+    assert config.backlog == 2048
     assert config.keep_alive_timeout == 5
     assert config.graceful_timeout == 10
     assert config.startup_timeout == 60
-    assert config.accesslog is not None  # "-" becomes a logger writing to stdout
+    assert config.h11_max_incomplete_size == 16384
+    assert config.accesslog is not None and config.errorlog is not None  # "-": loggers to stdout
+    assert config.access_log_format == '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
     assert config.loglevel == "INFO"
+    # And every other key arrives as written (the log targets become logger objects).
+    for key, value in tomllib.loads((ROOT / "hypercorn.toml").read_text()).items():
+        if key not in ("accesslog", "errorlog"):
+            assert getattr(config, key) == value, key
 
 
 def _dockerfile() -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import Markup
+from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import NotFound, articles, comments
+from app.site import rendering
+from app.site.forms import parse_tags, tags_text
 from app.site.rendering import format_date, render_markdown
 from tests.site_helpers import make_article, make_user, page_text, post, sign_in
 
@@ -54,6 +58,20 @@ def test_markdown_renders_and_sanitises() -> None:
     assert '<a href="https://example.org/page" rel="noopener noreferrer nofollow">real link</a>' in html
     _assert_inert(html)
     assert "&lt;script&gt;" in html  # shown as text, not run
+
+
+async def test_a_page_with_more_bodies_than_the_cache_never_renders_on_the_loop(
+        app: Quart, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = [f"comment *{n}*" for n in range(rendering.CACHE_SIZE + 50)]
+    async with app.test_request_context("/"):
+        await rendering.prerender(sources)
+
+        def on_the_loop(source: str) -> Markup:
+            raise AssertionError(f"rendered on the event loop: {source!r}")
+
+        monkeypatch.setattr(rendering, "_render", on_the_loop)
+        assert [rendering.render_markdown(s) for s in sources][-1] == \
+            f"<p>comment <em>{len(sources) - 1}</em></p>\n"
 
 
 def test_date_filter() -> None:
@@ -110,7 +128,7 @@ async def test_the_editor_shows_errors_beside_the_fields(client, db: AsyncSessio
                                               "tags": "x" * 70}, token_page="/editor")
     html = (await response.get_data()).decode()
     assert response.status_code == 200
-    assert "Article title can&#39;t be blank" in html
+    assert "Title can&#39;t be blank" in html
     assert 'value="d"' in html  # what was typed stays
     response = await post(client, "/editor", {"title": "T", "description": "d", "body": "b",
                                               "tags": "x" * 70}, token_page="/editor")
@@ -140,6 +158,28 @@ async def test_edit_your_own_article(client, db: AsyncSession) -> None:
     assert response.headers["location"] == "/article/new-title"
     updated = await articles.get_article(db, "new-title")
     assert updated.body == "New body" and updated.tags == ["new"]
+
+
+def test_tags_text_round_trips_tags_with_spaces_and_commas() -> None:
+    assert parse_tags('python, asyncio  web,,') == ["python", "asyncio", "web"]
+    assert parse_tags('"machine learning" web "a,b" ""') == ["machine learning", "web", "a,b"]
+    for tags in (["python"], ["machine learning"], ["machine learning", "web", "a,b"], []):
+        assert parse_tags(tags_text(tags)) == tags
+
+
+async def test_saving_the_editor_keeps_tags_with_spaces(client, db: AsyncSession) -> None:
+    # The API allows a tag such as "machine learning"; editing another field on the site keeps it.
+    alice = await make_user(db, "alice")
+    view = await make_article(db, alice, "Tagged", tags=("machine learning", "web"))
+    await sign_in(client, "alice")
+    html = await page_text(client, f"/editor/{view.slug}")
+    assert 'value="&#34;machine learning&#34; web"' in html
+    response = await post(client, f"/editor/{view.slug}", {
+        "title": "Tagged", "description": "Changed", "body": "Some *body*.",
+        "tags": '"machine learning" web'}, token_page=f"/editor/{view.slug}")
+    assert response.status_code == 302
+    updated = await articles.get_article(db, view.slug)
+    assert updated.description == "Changed" and updated.tags == ["machine learning", "web"]
 
 
 async def test_others_cannot_edit_or_delete_an_article(client, db: AsyncSession) -> None:

@@ -136,15 +136,25 @@ async def test_a_reader_writes_comments_favorites_follows_and_signs_back_in(
 async def test_the_site_fits_a_phone_screen(live_server: str, browser: Browser,
                                             db: AsyncSession) -> None:
     await seed(db, users=3, articles=6, comments=1)
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    await make_user(db, "root")
+    await users.set_admin(db, "root", True)
+    context = await browser.new_context(viewport={"width": 360, "height": 780}, is_mobile=True)
     try:
         page = await context.new_page()
-        for path in ("/", "/login", "/article/understanding-event-loops"):
+
+        async def fits(path: str) -> None:
             response = await page.goto(live_server + path)
             assert response is not None and response.status == 200, path
             overflow = await page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+
+        for path in ("/", "/login", "/register", "/article/understanding-event-loops", "/contexts"):
+            await fits(path)
+        await _sign_in(page, live_server, "root@example.test", TEST_PASSWORD)
+        for path in ("/?feed=following", "/editor", "/settings", "/profile/root", "/admin/",
+                     "/admin/articles", "/admin/comments", "/contexts"):
+            await fits(path)
         await page.goto(live_server + "/")
         await expect(page.locator(".article-preview").first).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)

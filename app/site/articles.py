@@ -15,7 +15,7 @@ from app.site.common import (
     safe_next,
     signed_in_user,
 )
-from app.site.forms import ArticleForm, CommentForm
+from app.site.forms import ArticleForm, CommentForm, tags_text
 from app.site.pages import blueprint
 from app.site.rendering import prerender
 
@@ -117,7 +117,7 @@ async def edit_article(slug: str) -> ResponseReturnValue:
         raise Forbidden("article")
     form = await ArticleForm.create_form(
         data={"title": current.title, "description": current.description, "body": current.body,
-              "tags": " ".join(current.tags)})
+              "tags": tags_text(current.tags)})
     if await form.validate_on_submit():
         try:
             # update_article checks the author again, inside its own transaction.

@@ -20,20 +20,20 @@ from wtforms.validators import InputRequired, Length, Optional  # type: ignore[i
 
 from app.domain.articles import BODY_MAX, DESCRIPTION_MAX, TITLE_MAX
 from app.domain.comments import COMMENT_MAX
-from app.domain.users import BIO_MAX, IMAGE_MAX, PASSWORD_MAX, PASSWORD_MIN
+from app.domain.users import BIO_MAX, EMAIL_MAX, IMAGE_MAX, PASSWORD_MAX, PASSWORD_MIN
 
 BLANK = "can't be blank"
 
 
 class SignInForm(QuartForm):
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=254)])
+    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[InputRequired(BLANK), Length(max=PASSWORD_MAX)])
     next = HiddenField()
 
 
 class SignUpForm(QuartForm):
     username = StringField("Username", validators=[InputRequired(BLANK), Length(max=64)])
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=254)])
+    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[
         InputRequired(BLANK), Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
                                      message=f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")])
@@ -41,29 +41,42 @@ class SignUpForm(QuartForm):
 
 
 class SettingsForm(QuartForm):
-    image = URLField("URL of profile picture", validators=[Optional(), Length(max=IMAGE_MAX)])
+    image = URLField("Picture URL", validators=[Optional(), Length(max=IMAGE_MAX)])
     username = StringField("Username", validators=[InputRequired(BLANK), Length(max=64)])
-    bio = TextAreaField("Short bio about you", validators=[Optional(), Length(max=BIO_MAX)])
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=254)])
+    bio = TextAreaField("Bio", validators=[Optional(), Length(max=BIO_MAX)])
+    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
     password = PasswordField("New password", validators=[
         Optional(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
                            message=f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")])
 
 
 class ArticleForm(QuartForm):
-    title = StringField("Article title", validators=[InputRequired(BLANK), Length(max=TITLE_MAX)])
-    description = StringField("What's this article about?",
+    title = StringField("Title", validators=[InputRequired(BLANK), Length(max=TITLE_MAX)])
+    description = StringField("Description",
                               validators=[InputRequired(BLANK), Length(max=DESCRIPTION_MAX)])
-    body = TextAreaField("Write your article (in markdown)",
+    body = TextAreaField("Body",
                          validators=[InputRequired(BLANK), Length(max=BODY_MAX)])
-    tags = StringField("Enter tags", validators=[Optional(), Length(max=2000)])
+    tags = StringField("Tags", validators=[Optional(), Length(max=2000)])
 
     def tag_list(self) -> list[str]:
-        """"python, asyncio web" -> ["python", "asyncio", "web"] (commas or spaces separate)."""
-        return [tag for tag in re.split(r"[,\s]+", self.tags.data or "") if tag]
+        return parse_tags(self.tags.data or "")
+
+
+# Commas or spaces separate tags; a tag with a space or comma in it (the API allows them) is quoted.
+TAG_RE = re.compile(r'"([^"]*)"|([^\s,"]+)')
+
+
+def parse_tags(text: str) -> list[str]:
+    """'python, asyncio "machine learning"' -> ["python", "asyncio", "machine learning"]."""
+    return [tag for quoted, bare in TAG_RE.findall(text) if (tag := (quoted or bare).strip())]
+
+
+def tags_text(tags: list[str]) -> str:
+    """The editor's text for ``tags``; parse_tags gives them back unchanged."""
+    return " ".join(f'"{tag}"' if re.search(r"[\s,]", tag) else tag for tag in tags)
 
 
 class CommentForm(QuartForm):
-    body = TextAreaField("Write a comment...", validators=[InputRequired(BLANK),
+    body = TextAreaField("Comment", validators=[InputRequired(BLANK),
                                                            Length(max=COMMENT_MAX)])
 

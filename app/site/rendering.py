@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from quart import Quart, url_for
+from quart import Quart, g, has_request_context, url_for
 
 from app.site.common import here
 
@@ -39,9 +40,13 @@ _cache: OrderedDict[str, Markup] = OrderedDict()  # touched only on the event lo
 
 
 def render_markdown(source: str | None) -> Markup:
-    """The template filter: safe HTML for ``source``, from the cache ``prerender`` fills."""
+    """The template filter: safe HTML for ``source``, from what ``prerender`` made for this request
+    (however many bodies the page has) or from the cache."""
     if not source:
         return Markup("")
+    prepared: dict[str, Markup] | None = g.get("markdown_html") if has_request_context() else None
+    if prepared is not None and source in prepared:
+        return prepared[source]
     hit = _cache.get(source)
     if hit is None:  # not prerendered (a template nobody prepared): render here, and remember
         hit = _remember(source, _render(source))
@@ -50,17 +55,23 @@ def render_markdown(source: str | None) -> Markup:
     return hit
 
 
-async def prerender(sources: list[str | None]) -> None:
+async def prerender(sources: Sequence[str | None]) -> None:
     """Render a page's markdown in a worker thread before the template runs.
 
     Rendering is CPU work (a hostile 100 KB body takes over a second), so it must not run on the
     event loop; repeated views of the same text come from the cache.
     """
-    missing = [s for s in dict.fromkeys(sources) if s and s not in _cache]
+    wanted = [s for s in dict.fromkeys(sources) if s]
+    prepared = {s: _cache[s] for s in wanted if s in _cache}
+    for source in prepared:
+        _cache.move_to_end(source)
+    missing = [s for s in wanted if s not in prepared]
     if missing:
         rendered = await asyncio.to_thread(lambda: [_render(s) for s in missing])
         for source, html in zip(missing, rendered, strict=True):
-            _remember(source, html)
+            prepared[source] = _remember(source, html)
+    # Kept for this request too: a page with more bodies than the cache holds never renders on the loop.
+    g.markdown_html = prepared
 
 
 def _remember(source: str, html: Markup) -> Markup:
@@ -94,7 +105,7 @@ def format_date(value: datetime | None, style: str = "long") -> str:
 
 def avatar_url(image: str | None) -> str:
     """The user's picture when it is a web address, else the bundled default (works offline)."""
-    if image and image.startswith(("https://", "http://")):
+    if image and image.lower().startswith(("https://", "http://")):
         return image
     return url_for("static", filename="img/avatar.svg")
 
