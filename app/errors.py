@@ -62,29 +62,39 @@ def host_is_valid(host: str) -> bool:
     return True
 
 
-class RefuseBadHost:
-    """ASGI middleware: a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label) answers
-    400. Quart builds the URL adapter before any error handler can run, so without this the
-    server sends an empty 500."""
+class RefuseBeforeQuart:
+    """ASGI middleware for what Quart cannot answer itself (it would fail before any error handler
+    runs, and the server would send an empty 500):
+
+    - a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label): 400;
+    - a WebSocket handshake (the app serves none; Quart's error handlers expect a request): 403.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
         if scope["type"] == "http":
             host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
             if not host_is_valid(host):
-                body = json.dumps({"errors": {"host": ["is not a valid host name"]}}).encode()
+                api = scope["path"] == "/api" or scope["path"].startswith("/api/")
+                body, kind = (json.dumps({"errors": {"host": ["is not a valid host name"]}}).encode(),
+                              b"application/json; charset=utf-8") if api else \
+                    (b"400 Bad Request: the Host header is not a valid host name.\n",
+                     b"text/plain; charset=utf-8")
                 await send({"type": "http.response.start", "status": 400, "headers": [
-                    (b"content-type", b"application/json; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode())]})
+                    (b"content-type", kind), (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
         await self.app(scope, receive, send)
 
 
 def init_app(app: Quart) -> None:
-    app.asgi_app = RefuseBadHost(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = RefuseBeforeQuart(app.asgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:

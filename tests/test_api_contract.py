@@ -187,9 +187,9 @@ async def test_openapi_documents_the_api_only(http: httpx.AsyncClient) -> None:
     for verbs in paths.values():
         for operation in verbs.values():
             assert operation["responses"]["default"]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/ErrorEnvelope"}
+                "$ref": "#/components/schemas/ErrorsOut"}
     assert set(paths["/api/articles/{slug}"]["delete"]["responses"]) == {"204", "default"}
-    assert "ErrorEnvelope" in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["ErrorsOut"]["required"] == ["errors"]
 
 
 async def test_docs_page_is_self_contained(http: httpx.AsyncClient) -> None:

@@ -32,10 +32,6 @@ def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
     assert config.accesslog is not None and config.errorlog is not None  # "-": loggers to stdout
     assert config.access_log_format == '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
     assert config.loglevel == "INFO"
-    # And every other key arrives as written (the log targets become logger objects).
-    for key, value in tomllib.loads((ROOT / "hypercorn.toml").read_text()).items():
-        if key not in ("accesslog", "errorlog"):
-            assert getattr(config, key) == value, key
 
 
 def _dockerfile() -> str:

@@ -163,7 +163,9 @@ async def test_edit_your_own_article(client, db: AsyncSession) -> None:
 def test_tags_text_round_trips_tags_with_spaces_and_commas() -> None:
     assert parse_tags('python, asyncio  web,,') == ["python", "asyncio", "web"]
     assert parse_tags('"machine learning" web "a,b" ""') == ["machine learning", "web", "a,b"]
-    for tags in (["python"], ["machine learning"], ["machine learning", "web", "a,b"], []):
+    assert parse_tags('"say ""hi""" 5') == ['say "hi"', "5"]
+    for tags in (["python"], ["machine learning"], ["machine learning", "web", "a,b"], [],
+                 ['say "hi"', '5"', '"', 'a""b']):
         assert parse_tags(tags_text(tags)) == tags
 
 

@@ -40,8 +40,9 @@ def init_app(app: Quart) -> None:
             if request.method == "OPTIONS" and response.status_code == 200 \
                     and response.content_length == 0:
                 response.status_code = 204  # a preflight (or Allow) answer has no body to describe
-            if response.status_code == 204:
-                response.headers.pop("Content-Type", None)  # no content, no content type
+            if response.status_code == 204:  # no content: no content type, no length (RFC 9110)
+                response.headers.pop("Content-Type", None)
+                response.headers.pop("Content-Length", None)
         result: Response = await apply_cors(response)
         if not result.headers.get("Access-Control-Expose-Headers"):
             result.headers.pop("Access-Control-Expose-Headers", None)

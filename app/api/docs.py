@@ -14,21 +14,15 @@ from quart_schema import OpenAPIProvider, QuartSchema, hide
 from werkzeug.routing import Rule
 
 from app.api.common import blueprint
+from app.api.schemas import ErrorsOut
 from app.config import PROJECT_ROOT
 
 DOCS_DIR = PROJECT_ROOT / "static" / "api-docs"
 
 
-ERROR_ENVELOPE = {
-    "type": "object",
-    "required": ["errors"],
-    "properties": {"errors": {"type": "object", "additionalProperties": {
-        "type": "array", "items": {"type": "string"}}}},
-    "example": {"errors": {"body": ["can't be blank"]}},
-}
 ERROR_RESPONSE = {
     "description": "An error (400, 401, 403, 404, 405, 409, 413, 415, 422), in the RealWorld shape",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorsOut"}}},
 }
 
 
@@ -44,14 +38,15 @@ class ApiOnlyProvider(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         for operations in paths.values():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 # A copy (quart-schema shares one dict between a rule's methods), keyed by strings
                 # as OpenAPI has them (quart-schema uses ints, which cannot sort beside "default").
                 responses = {str(status): answer for status, answer in operation["responses"].items()}
-                responses = responses or {"204": {"description": "Done; no content"}}
+                if not responses and method == "delete":  # the deletes answer 204, no body
+                    responses["204"] = {"description": "Deleted; no content"}
                 responses["default"] = ERROR_RESPONSE
                 operation["responses"] = responses
-        return paths, {**components, "ErrorEnvelope": ERROR_ENVELOPE}
+        return paths, {**components, "ErrorsOut": ErrorsOut.model_json_schema()}
 
 
 def init_schema(app: Quart) -> QuartSchema:

@@ -62,18 +62,21 @@ class ArticleForm(QuartForm):
         return parse_tags(self.tags.data or "")
 
 
-# Commas or spaces separate tags; a tag with a space or comma in it (the API allows them) is quoted.
-TAG_RE = re.compile(r'"([^"]*)"|([^\s,"]+)')
+# Commas or spaces separate tags. A tag with a space, comma or quote in it (the API allows them) is
+# written in quotes, a quote inside doubled: "machine learning", "say ""hi""".
+TAG_RE = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)')
 
 
 def parse_tags(text: str) -> list[str]:
     """'python, asyncio "machine learning"' -> ["python", "asyncio", "machine learning"]."""
-    return [tag for quoted, bare in TAG_RE.findall(text) if (tag := (quoted or bare).strip())]
+    tags = ((quoted.replace('""', '"') if quoted else bare) for quoted, bare in TAG_RE.findall(text))
+    return [tag for tag in (t.strip() for t in tags) if tag]
 
 
 def tags_text(tags: list[str]) -> str:
     """The editor's text for ``tags``; parse_tags gives them back unchanged."""
-    return " ".join(f'"{tag}"' if re.search(r"[\s,]", tag) else tag for tag in tags)
+    return " ".join('"' + tag.replace('"', '""') + '"' if re.search(r'[\s,"]', tag) else tag
+                    for tag in tags)
 
 
 class CommentForm(QuartForm):
