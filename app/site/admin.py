@@ -9,12 +9,10 @@ from quart.typing import ResponseReturnValue
 from app.db import get_db
 from app.domain import Forbidden, NotFound, admin, articles, users
 from app.site.common import (
-    Pager,
     admin_required,
     check_csrf,
     domain_error_page,
-    page_arg,
-    page_size,
+    requested_page,
     safe_next,
     signed_in_user,
 )
@@ -34,12 +32,12 @@ async def _back_to(default: str) -> str:
 @admin_required
 async def user_list() -> ResponseReturnValue:
     query = (request.args.get("q") or "").strip()[:SEARCH_MAX]
-    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    pager = requested_page()
     result = await admin.list_users(get_db(), query=query or None, limit=pager.size,
                                     offset=pager.offset)
     return await render_template(
         "admin/users.html", result=result, query=query, section="users",
-        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        pager=pager.counted(result.total),
         page_args={"q": query} if query else {},
     )
 
@@ -62,11 +60,11 @@ async def set_admin(username: str) -> ResponseReturnValue:
 @blueprint.get("/articles")
 @admin_required
 async def article_list() -> ResponseReturnValue:
-    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    pager = requested_page()
     result = await articles.list_articles(get_db(), limit=pager.size, offset=pager.offset)
     return await render_template(
         "admin/articles.html", result=result, section="articles", page_args={},
-        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        pager=pager.counted(result.total),
     )
 
 
@@ -82,11 +80,11 @@ async def delete_article(slug: str) -> ResponseReturnValue:
 @blueprint.get("/comments")
 @admin_required
 async def comment_list() -> ResponseReturnValue:
-    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    pager = requested_page()
     result = await admin.list_comments(get_db(), limit=pager.size, offset=pager.offset)
     return await render_template(
         "admin/comments.html", result=result, section="comments", page_args={},
-        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        pager=pager.counted(result.total),
     )
 
 

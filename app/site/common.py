@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -126,14 +126,11 @@ def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | No
             form.form_errors.extend(f"{key} {message}" for message in messages)
 
 
-def page_arg() -> int:
+def requested_page() -> Pager:
+    """The page ``?page=N`` asks for, at the site's page size; ``counted`` adds the total later."""
     page = request.args.get("page", 1, type=int) or 1
-    return min(max(page, 1), MAX_PAGE)  # a huge page is the last page, not an integer overflow
-
-
-def page_size() -> int:
-    size: int = current_app.config.get("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE)
-    return size
+    page = min(max(page, 1), MAX_PAGE)  # a huge page is the last page, not an integer overflow
+    return Pager(page=page, size=current_app.config.get("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE), total=0)
 
 
 @dataclass(frozen=True)
@@ -143,6 +140,9 @@ class Pager:
     page: int
     size: int
     total: int
+
+    def counted(self, total: int) -> Pager:
+        return replace(self, total=total)
 
     @property
     def offset(self) -> int:

@@ -13,7 +13,6 @@ from app.db import get_db
 from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, users
 from app.domain.users import UNSET
 from app.site.common import (
-    Pager,
     add_errors,
     check_csrf,
     current_user,
@@ -21,8 +20,7 @@ from app.site.common import (
     here,
     login_required,
     login_url,
-    page_arg,
-    page_size,
+    requested_page,
     safe_next,
     signed_in_user,
 )
@@ -43,7 +41,7 @@ async def home() -> ResponseReturnValue:
     tag = request.args.get("tag") or None
     if feed == "following" and user is None:
         return redirect(login_url(here()))
-    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    pager = requested_page()
     db = get_db()
     if feed == "following" and user is not None:
         tab = "following"
@@ -55,7 +53,7 @@ async def home() -> ResponseReturnValue:
     tags = await articles.tags_in_use(db, limit=POPULAR_TAGS)
     return await render_template(
         "site/home.html", result=result, tags=tags, tab=tab, tag=tag,
-        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        pager=pager.counted(result.total),
         page_args={"feed": "following"} if tab == "following" else {"tag": tag} if tag else {},
     )
 
@@ -65,7 +63,7 @@ async def _profile_page(username: str, tab: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     profile = await users.get_profile(db, username, viewer_id)
-    pager = Pager(page=page_arg(), size=page_size(), total=0)
+    pager = requested_page()
     result = await articles.list_articles(
         db, viewer_id=viewer_id, limit=pager.size, offset=pager.offset,
         author=profile.username if tab == "articles" else None,
@@ -73,7 +71,7 @@ async def _profile_page(username: str, tab: str) -> ResponseReturnValue:
     )
     return await render_template(
         "site/profile.html", profile=profile, result=result, tab=tab,
-        pager=Pager(page=pager.page, size=pager.size, total=result.total),
+        pager=pager.counted(result.total),
         is_self=user is not None and user.username.lower() == profile.username.lower(),
     )
 
