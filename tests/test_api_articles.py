@@ -48,6 +48,9 @@ async def test_create_article_without_tags_and_blank_fields(http: httpx.AsyncCli
     null_tags = await http.post("/api/articles", headers=auth(token), json={"article": {
         "title": "t", "description": "d", "body": "b", "tagList": None}})
     assert null_tags.status_code == 422 and list(errors(null_tags)) == ["tagList"]
+    both = await http.post("/api/articles", headers=auth(token), json={"article": {
+        "title": " ", "description": "d", "body": "b", "tagList": [" "]}})
+    assert errors(both) == {"title": ["can't be blank"], "tagList": ["can't contain blank tags"]}
     wrong_tags = await http.post("/api/articles", headers=auth(token), json={"article": {
         "title": "t", "description": "d", "body": "b", "tagList": "dragons"}})
     assert wrong_tags.status_code == 422 and list(errors(wrong_tags)) == ["tagList"]

@@ -235,10 +235,11 @@ async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset
 async def create_article(session: AsyncSession, author_id: int, *, title: str | None,
                          description: str | None, body: str | None,
                          tags: Sequence[str] | None = ()) -> ArticleView:
-    title, description, body = check_all(lambda: _required("title", title, TITLE_MAX),
-                                         lambda: _required("description", description, DESCRIPTION_MAX),
-                                         lambda: _required("body", body, BODY_MAX))
-    tag_names = clean_tags(tags)
+    title, description, body, tag_names = check_all(
+        lambda: _required("title", title, TITLE_MAX),
+        lambda: _required("description", description, DESCRIPTION_MAX),
+        lambda: _required("body", body, BODY_MAX),
+        lambda: clean_tags(tags))
     for attempt in range(SLUG_ATTEMPTS):
         now = utcnow()
         article = Article(slug=await _unique_slug(session, title, fresh=attempt > 0), title=title,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
 class DomainError(Exception):
@@ -37,9 +35,9 @@ class Invalid(DomainError):
     """Input that is well-formed but not acceptable (blank, too long, self-follow)."""
 
 
-def check_all(*checks: Callable[[], T]) -> list[T]:
+def check_all(*checks: Callable[[], Any]) -> list[Any]:
     """Run every check and report every field's problem at once (as a form shows them all)."""
-    results: list[T] = []
+    results: list[Any] = []
     errors: dict[str, list[str]] = {}
     for check in checks:
         try:
