@@ -12,8 +12,8 @@ from app.site.common import (
     admin_required,
     check_csrf,
     domain_error_page,
+    form_next,
     requested_page,
-    safe_next,
     signed_in_user,
 )
 
@@ -22,10 +22,6 @@ blueprint.before_request(check_csrf)
 blueprint.register_error_handler(NotFound, domain_error_page)
 blueprint.register_error_handler(Forbidden, domain_error_page)
 SEARCH_MAX = 100
-
-
-async def _back_to(default: str) -> str:
-    return safe_next((await request.form).get("next"), default)
 
 
 @blueprint.get("/")
@@ -45,7 +41,7 @@ async def user_list() -> ResponseReturnValue:
 @blueprint.post("/users/<username>/admin")
 @admin_required
 async def set_admin(username: str) -> ResponseReturnValue:
-    back = await _back_to(url_for("admin.user_list"))
+    back = await form_next(url_for("admin.user_list"))
     grant = (await request.form).get("grant") == "1"
     if not grant and username.lower() == signed_in_user().username.lower():
         # Revoking one's own rights could leave the site with no administrator at all.
@@ -71,7 +67,7 @@ async def article_list() -> ResponseReturnValue:
 @blueprint.post("/articles/<slug>/delete")
 @admin_required
 async def delete_article(slug: str) -> ResponseReturnValue:
-    back = await _back_to(url_for("admin.article_list"))
+    back = await form_next(url_for("admin.article_list"))
     await articles.delete_article(get_db(), slug, signed_in_user().id, as_admin=True)
     await flash("The article is deleted.", "info")
     return redirect(back)
@@ -91,7 +87,7 @@ async def comment_list() -> ResponseReturnValue:
 @blueprint.post("/comments/<int(max=2147483647):comment_id>/delete")
 @admin_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
-    back = await _back_to(url_for("admin.comment_list"))
+    back = await form_next(url_for("admin.comment_list"))
     await admin.delete_comment(get_db(), comment_id)
     await flash("The comment is deleted.", "info")
     return redirect(back)

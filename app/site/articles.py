@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import flash, redirect, render_template, request, url_for
+from quart import flash, redirect, render_template, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
@@ -11,8 +11,8 @@ from app.domain.views import ArticleView
 from app.site.common import (
     add_errors,
     current_user,
+    form_next,
     login_required,
-    safe_next,
     signed_in_user,
 )
 from app.site.forms import ArticleForm, CommentForm, tags_text
@@ -67,7 +67,7 @@ async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
 @blueprint.post("/article/<slug>/favorite")
 @login_required
 async def favorite(slug: str) -> ResponseReturnValue:
-    back = safe_next((await request.form).get("next"), url_for("site.article", slug=slug))
+    back = await form_next(url_for("site.article", slug=slug))
     await articles.favorite(get_db(), signed_in_user().id, slug)
     return redirect(back)
 
@@ -75,7 +75,7 @@ async def favorite(slug: str) -> ResponseReturnValue:
 @blueprint.post("/article/<slug>/unfavorite")
 @login_required
 async def unfavorite(slug: str) -> ResponseReturnValue:
-    back = safe_next((await request.form).get("next"), url_for("site.article", slug=slug))
+    back = await form_next(url_for("site.article", slug=slug))
     await articles.unfavorite(get_db(), signed_in_user().id, slug)
     return redirect(back)
 

@@ -58,6 +58,11 @@ def safe_next(target: str | None, default: str) -> str:
     return target if target is not None and is_safe_next(target) else default
 
 
+async def form_next(default: str) -> str:
+    """Where a button's form says to go back to (its hidden ``next``), if that stays on this site."""
+    return safe_next((await request.form).get("next"), default)
+
+
 def here() -> str:
     """The current path with its query string: the ``next`` that brings a user back here."""
     query = request.query_string.decode("latin-1")

@@ -17,11 +17,11 @@ from app.site.common import (
     check_csrf,
     current_user,
     domain_error_page,
+    form_next,
     here,
     login_required,
     login_url,
     requested_page,
-    safe_next,
     signed_in_user,
 )
 from app.site.forms import SettingsForm
@@ -86,14 +86,10 @@ async def profile_favorites(username: str) -> ResponseReturnValue:
     return await _profile_page(username, "favorited")
 
 
-async def _next_or(default: str) -> str:
-    return safe_next((await request.form).get("next"), default)
-
-
 @blueprint.post("/profile/<username>/follow")
 @login_required
 async def follow(username: str) -> ResponseReturnValue:
-    back = await _next_or(url_for("site.profile", username=username))
+    back = await form_next(url_for("site.profile", username=username))
     try:
         profile = await users.follow(get_db(), signed_in_user().id, username)
     except Invalid as error:
@@ -106,7 +102,7 @@ async def follow(username: str) -> ResponseReturnValue:
 @blueprint.post("/profile/<username>/unfollow")
 @login_required
 async def unfollow(username: str) -> ResponseReturnValue:
-    back = await _next_or(url_for("site.profile", username=username))
+    back = await form_next(url_for("site.profile", username=username))
     profile = await users.unfollow(get_db(), signed_in_user().id, username)
     await flash(f"You no longer follow {profile.username}.", "info")
     return redirect(back)
