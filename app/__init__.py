@@ -6,9 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import Quart
+from quart.json.provider import DefaultJSONProvider
 
 from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
+from app.guard import RefuseBeforeQuart
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Every JSON answer says its charset (RealWorld clients expect it) and keeps the order its
+    keys were built in (sorting them is work no client needs)."""
+
+    mimetype = "application/json; charset=utf-8"
+    sort_keys = False
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
@@ -32,13 +42,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     from app.commands import register_commands
 
     app.register_blueprint(health.blueprint)
-    # Each face registers its own blueprints, hooks and extensions.
+    # Each face registers its own blueprints, hooks and extensions; none is app-wide.
     site.init_app(app)
     api.init_app(app)
     if settings.contexts_lab:
         contexts.init_app(app)
     errors.init_app(app)
     register_commands(app)
+    app.json = JSONProvider(app)
+    app.asgi_app = RefuseBeforeQuart(app.asgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g, has_request_context, request
+from quart import Quart, current_app, g
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,21 +19,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.domain._sql import WRITE_OPTION
 
 EXTENSION_KEY = "conduit.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-READONLY_OPTION = "conduit_readonly"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+POOL_TIMEOUT_S = 30
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
     """An engine for either backend. SQLite gets the settings that keep concurrent writers safe."""
     if not settings.is_sqlite:
+        # A fixed pool: connections made once and kept (overflow ones would be opened and closed
+        # again under load). No pre-ping round trip per checkout: a connection the server dropped
+        # fails its statement once, and SQLAlchemy then discards the pool's stale connections.
+        # Autocommit by default: a read sends no BEGIN and no ROLLBACK; a write's transaction is
+        # asked for by app.domain._sql.writing.
         return create_async_engine(
             settings.database_url,
             pool_size=settings.pool_size,
-            max_overflow=settings.pool_size,
-            pool_pre_ping=True,
+            max_overflow=0,
+            pool_timeout=POOL_TIMEOUT_S,
+            isolation_level="AUTOCOMMIT",
         )
 
     database = settings.url.database
@@ -60,11 +66,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        # Writers take the write lock up front: a deferred transaction that reads and then
-        # writes cannot wait for the lock (SQLite answers "database is locked" at once).
-        # Read-only sessions begin deferred, so under WAL they never block anyone.
-        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # A write transaction (app.domain._sql.writing) takes the write lock up front: a deferred
+        # one that reads and then writes cannot wait for the lock ("database is locked" at once).
+        # Reads send no BEGIN: each statement is its own transaction, and under WAL it blocks
+        # nobody (and costs no extra trip to aiosqlite's thread).
+        if conn.get_execution_options().get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -77,7 +84,6 @@ class Database:
         self.settings = settings
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
-        self.read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
         @app.before_serving
         async def _open_engine() -> None:
@@ -100,14 +106,12 @@ class Database:
             # expire_on_commit=False: reading an attribute after commit must not lazy-load
             # (that raises MissingGreenlet under asyncio).
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-            reader = self.engine.execution_options(**{READONLY_OPTION: True})
-            self.read_sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
 
     async def close(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
         self.engine = None
-        self.sessionmaker = self.read_sessionmaker = None
+        self.sessionmaker = None
 
 
 def get_database(app: Quart | None = None) -> Database:
@@ -116,15 +120,10 @@ def get_database(app: Quart | None = None) -> Database:
 
 
 def get_db() -> AsyncSession:
-    """The request's session, made on first use and closed in teardown.
-
-    GET/HEAD/OPTIONS requests get a read-only session (a deferred transaction on SQLite), the
-    others a writer's; safe methods must not write.
-    """
+    """The request's one session, made on first use and closed in teardown. Reads need nothing
+    more; a domain write opens its own transaction in it (``app.domain._sql.writing``)."""
     if "db" not in g:
-        database = get_database()
-        readonly = has_request_context() and request.method in SAFE_METHODS
-        maker = database.read_sessionmaker if readonly else database.sessionmaker
+        maker = get_database().sessionmaker
         if maker is None:
             raise RuntimeError("the database is not open: is the app serving (before_serving)?")
         g.db = maker()

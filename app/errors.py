@@ -7,11 +7,7 @@ reaches a client; 500s are logged with theirs.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
-from quart import Quart, Response, current_app, jsonify, render_template, request
+from quart import Quart, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 
@@ -45,56 +41,21 @@ def json_errors(status: int, description: str) -> dict[str, list[str]]:
 async def error_response(status: int, name: str, description: str) -> Response:
     if wants_json():
         response = jsonify({"errors": json_errors(status, description)})
-    else:
-        html = await render_template("errors.html", status=status, name=name,
-                                     description=description)
-        response = Response(html, mimetype="text/html")
-    response.status_code = status
-    return response
+        response.status_code = status
+        if is_api_path():  # an unknown /api route never reached the API blueprint's hooks
+            from app.api import finish_response
 
+            response = await finish_response(response)
+        return response
+    if "user" not in g and status < 500:  # an unknown page: the site's navigation still knows you
+        from app.site.common import load_signed_in_user
 
-def host_is_valid(host: str) -> bool:
-    """What Werkzeug's URL map accepts: a name (port aside) that IDNA can encode."""
-    try:
-        host.partition(":")[0].encode("idna")
-    except UnicodeError:
-        return False
-    return True
-
-
-class RefuseBeforeQuart:
-    """ASGI middleware for what Quart cannot answer itself (it would fail before any error handler
-    runs, and the server would send an empty 500):
-
-    - a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label): 400;
-    - a WebSocket handshake (the app serves none; Quart's error handlers expect a request): 403.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] == "websocket":
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": 1008, "reason": ""})
-            return
-        if scope["type"] == "http":
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            if not host_is_valid(host):
-                api = scope["path"] == "/api" or scope["path"].startswith("/api/")
-                body, kind = (json.dumps({"errors": {"host": ["is not a valid host name"]}}).encode(),
-                              b"application/json; charset=utf-8") if api else \
-                    (b"400 Bad Request: the Host header is not a valid host name.\n",
-                     b"text/plain; charset=utf-8")
-                await send({"type": "http.response.start", "status": 400, "headers": [
-                    (b"content-type", kind), (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
-        await self.app(scope, receive, send)
+        await load_signed_in_user()
+    html = await render_template("errors.html", status=status, name=name, description=description)
+    return Response(html, status=status, mimetype="text/html")
 
 
 def init_app(app: Quart) -> None:
-    app.asgi_app = RefuseBeforeQuart(app.asgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain._sql import writing
 from app.domain.articles import slugify
 from app.domain.passwords import hash_password
 from app.models import Article, Comment, Favorite, Follow, Tag, User
@@ -67,6 +68,13 @@ async def seed(session: AsyncSession, *, users: int = 12, articles: int = 40,
     """Write demo data in one transaction. Every user's password is ``DEMO_PASSWORD``."""
     rng = random.Random(seed_value)
     password_hash = await hash_password(DEMO_PASSWORD)  # one hash shared: demo data only
+    async with writing(session):
+        report = await _write(session, rng, password_hash, users, articles, comments)
+    return report
+
+
+async def _write(session: AsyncSession, rng: random.Random, password_hash: str, users: int,
+                 articles: int, comments: int) -> SeedReport:
     people = []
     for i in range(users):
         name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else str(i // len(NAMES)))
@@ -107,6 +115,5 @@ async def seed(session: AsyncSession, *, users: int = 12, articles: int = 40,
                 session.add(Follow(follower_id=person.id, followee_id=other.id,
                                    created_at=EPOCH))
                 follows += 1
-    await session.commit()
     return SeedReport(users=users, articles=articles, comments=notes, favorites=fans,
                       follows=follows)

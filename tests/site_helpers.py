@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import articles, users
-from app.domain.views import Account, ArticleView
+from app.domain.records import Account, ArticleRecord
 from tests.conftest import TEST_PASSWORD, TEST_PASSWORD_HASH
 
 _INPUT = re.compile(r"<input[^>]*>")
@@ -50,7 +50,7 @@ async def make_user(db: AsyncSession, name: str, *, is_admin: bool = False) -> A
 
 
 async def make_article(db: AsyncSession, author: Account, title: str, *, body: str = "Some *body*.",
-                       tags: tuple[str, ...] = ("python",)) -> ArticleView:
+                       tags: tuple[str, ...] = ("python",)) -> ArticleRecord:
     return await articles.create_article(db, author.id, title=title, description=f"About {title}",
                                          body=body, tags=tags)
 

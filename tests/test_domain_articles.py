@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import get_database
 from app.domain import Forbidden, Invalid, NotFound, articles, comments, users
-from app.domain.views import ArticleView
+from app.domain.records import ArticleRecord
 from app.models import Comment, Favorite
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support import add_users, count_queries
@@ -21,7 +21,7 @@ async def people(db: AsyncSession) -> list[int]:
 
 
 async def _write(db: AsyncSession, author: int, title: str, tags: list[str] | None = None
-                 ) -> ArticleView:
+                 ) -> ArticleRecord:
     return await articles.create_article(db, author, title=title, description="About " + title,
                                          body="# " + title, tags=tags or [])
 
@@ -106,18 +106,18 @@ async def test_lists_filter_page_and_count(db: AsyncSession, people: list[int]) 
 
     page = await articles.list_articles(db, limit=3, offset=0)
     assert page.total == 7
-    assert [a.title for a in page.articles] == ["Post 6", "Post 5", "Post 4"]  # newest first
-    assert all(a.body is None for a in page.articles)
+    assert [a.title for a in page.items] == ["Post 6", "Post 5", "Post 4"]  # newest first
+    assert all(a.body is None for a in page.items)
     page2 = await articles.list_articles(db, limit=3, offset=6)
-    assert [a.title for a in page2.articles] == ["Post 0"] and page2.total == 7
+    assert [a.title for a in page2.items] == ["Post 0"] and page2.total == 7
 
     assert (await articles.list_articles(db, tag="odd")).total == 3
     assert (await articles.list_articles(db, author="USER1")).total == 3
     fav = await articles.list_articles(db, favorited="user2", viewer_id=people[2])
-    assert [a.slug for a in fav.articles] == ["post-4", "post-3"]
-    assert all(a.favorited and a.favorites_count == 1 for a in fav.articles)
+    assert [a.slug for a in fav.items] == ["post-4", "post-3"]
+    assert all(a.favorited and a.favorites_count == 1 for a in fav.items)
     both = await articles.list_articles(db, tag="even", favorited="user2")
-    assert [a.slug for a in both.articles] == ["post-4"]
+    assert [a.slug for a in both.items] == ["post-4"]
     assert (await articles.list_articles(db, tag="nope")).total == 0
     assert await articles.tags_in_use(db) == ["all", "even", "odd"]
     for limit, offset in [(0, 0), (101, 0), (5, -1)]:
@@ -131,8 +131,8 @@ async def test_feed_has_only_followed_authors(db: AsyncSession, people: list[int
     assert (await articles.feed(db, people[2])).total == 0
     await users.follow(db, people[2], "user1")
     feed = await articles.feed(db, people[2])
-    assert [a.title for a in feed.articles] == ["By one"]
-    assert feed.articles[0].author.following
+    assert [a.title for a in feed.items] == ["By one"]
+    assert feed.items[0].author.following
 
 
 async def test_favorite_is_idempotent_and_unfavorite_undoes(db: AsyncSession,
@@ -177,9 +177,10 @@ async def test_a_page_costs_the_same_queries_whatever_its_size(
     assert engine is not None
     with count_queries(engine) as statements:
         page = await articles.list_articles(db, viewer_id=people[0], limit=limit)
-    assert len(page.articles) == limit
-    assert len(statements) == 3, statements  # page, its tags, the total
+    assert len(page.items) == limit
+    assert len(statements) == 1, statements  # the page, its tags and the total in one
+    assert page.total == 60
     with count_queries(engine) as statements:
         feed = await articles.feed(db, people[0], limit=limit)
-    assert len(feed.articles) == min(limit, 20)
-    assert len(statements) == 3, statements
+    assert len(feed.items) == min(limit, 20) and feed.total == 20
+    assert len(statements) == 1, statements

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import Conflict, Invalid, InvalidCredentials, NotFound, passwords, users
-from app.domain.views import Account
+from app.domain.records import Account
 from app.models import User
 
 

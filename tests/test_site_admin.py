@@ -26,34 +26,34 @@ async def test_list_users_pages_and_searches(db: AsyncSession) -> None:
     page = await admin.list_users(db, limit=10, offset=20)
     assert page.total == 26
     # by lower(username): member0, member1, member10..19, member2, member20..24, member3.., zed
-    assert [u.username for u in page.users] == [*(f"member{n}" for n in range(5, 10)), "Zed_100"]
+    assert [u.username for u in page.items] == [*(f"member{n}" for n in range(5, 10)), "Zed_100"]
     found = await admin.list_users(db, query="MEMBER1", limit=50)
-    assert sorted(u.username for u in found.users) == sorted(
+    assert sorted(u.username for u in found.items) == sorted(
         ["member1", *[f"member{n}" for n in range(10, 20)]])
     assert found.total == 11
     by_email = await admin.list_users(db, query="ZED100%@example", limit=5)
-    assert [u.username for u in by_email.users] == ["Zed_100"]
+    assert [u.username for u in by_email.items] == ["Zed_100"]
     assert (await admin.list_users(db, query="100%", limit=5)).total == 1  # "%" is literal
     assert (await admin.list_users(db, query="d_1", limit=50)).total == 1  # "_" too
-    assert (await admin.list_users(db, query="nobody", limit=50)).users == []
+    assert (await admin.list_users(db, query="nobody", limit=50)).items == []
 
 
 async def test_list_users_orders_case_insensitively(db: AsyncSession) -> None:
     for name in ("bob", "Alice", "carol"):
         await make_user(db, name)
     page = await admin.list_users(db, limit=10)
-    assert [u.username for u in page.users] == ["Alice", "bob", "carol"]
+    assert [u.username for u in page.items] == ["Alice", "bob", "carol"]
 
 
-async def test_list_comments_spans_articles_newest_first(db: AsyncSession) -> None:
+async def test_recent_comments_span_articles_newest_first(db: AsyncSession) -> None:
     alice = await make_user(db, "alice")
     one = await make_article(db, alice, "One")
     two = await make_article(db, alice, "Two")
     await comments.add_comment(db, alice.id, one.slug, "first")
     await comments.add_comment(db, alice.id, two.slug, "second")
-    page = await admin.list_comments(db, limit=10)
-    assert [(c.body, c.article_title) for c in page.comments] == [("second", "Two"), ("first", "One")]
-    assert page.total == 2 and page.comments[0].author.username == "alice"
+    page = await admin.recent_comments(db, limit=10)
+    assert [(c.body, c.article_title) for c in page.items] == [("second", "Two"), ("first", "One")]
+    assert page.total == 2 and page.items[0].author.username == "alice"
 
 
 async def test_delete_comment_by_id(db: AsyncSession) -> None:
@@ -132,10 +132,10 @@ async def test_admin_grants_and_revokes_admin(client, db: AsyncSession) -> None:
     assert response.headers["location"] == "/admin/?q=br"
     assert "bruno is now an administrator." in await page_text(client, "/admin/")
     assert (await users.get_profile(db, "bruno")) is not None
-    assert (await admin.list_users(db, query="bruno")).users[0].is_admin
+    assert (await admin.list_users(db, query="bruno")).items[0].is_admin
     await db.rollback()
     await post(client, "/admin/users/bruno/admin", {"grant": "0"}, token_page="/admin/")
-    assert not (await admin.list_users(db, query="bruno")).users[0].is_admin
+    assert not (await admin.list_users(db, query="bruno")).items[0].is_admin
     await db.rollback()
     response = await post(client, "/admin/users/nobody/admin", {"grant": "1"}, token_page="/admin/")
     assert response.status_code == 404
@@ -146,7 +146,7 @@ async def test_an_admin_cannot_revoke_their_own_rights(client, db: AsyncSession)
     await sign_in(client, "boss")
     await post(client, "/admin/users/boss/admin", {"grant": "0"}, token_page="/admin/")
     assert "You cannot revoke your own admin rights." in await page_text(client, "/admin/")
-    assert (await admin.list_users(db, query="boss")).users[0].is_admin
+    assert (await admin.list_users(db, query="boss")).items[0].is_admin
 
 
 async def test_admin_deletes_any_article(client, db: AsyncSession) -> None:

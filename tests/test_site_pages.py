@@ -226,7 +226,7 @@ async def test_settings_show_validation_errors(client, db: AsyncSession) -> None
                                                 "password": "short"})
     html = (await response.get_data()).decode()
     assert response.status_code == 200
-    assert "New password must be 8 to 256 characters" in html
+    assert "New password is too short (minimum is 8 characters)" in html
     response = await post(client, "/settings", {"username": "taken", "email": "uma@example.test"})
     assert "Username has already been taken" in (await response.get_data()).decode()
     assert (await users.get_profile(db, "uma")).username == "uma"

@@ -1,8 +1,9 @@
-"""What every API view shares: the blueprint, the error contract, authentication, JSON bodies.
+"""What every API view shares: the blueprint and its hooks, the error contract, token
+authentication, JSON bodies and query strings.
 
-Decorators stack in one order on every route, outermost first: the route, ``login_required`` (so the
-auth check comes before any existence or body check), ``json_body``/``validate_querystring``, then
-``validate_response`` (which also documents the answer in the OpenAPI spec).
+Decorators stack in one order on every route, outermost first: the route, ``login_required`` (so
+the auth check comes before any existence or body check), ``json_body``/``query``, then ``answers``
+(which documents the answer and its errors in the OpenAPI document).
 """
 
 from __future__ import annotations
@@ -13,27 +14,25 @@ from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Response, current_app, g, jsonify, request
-from quart_schema import RequestSchemaValidationError, security_scheme, validate_request
+from quart_schema import document_querystring, document_request, document_response, security_scheme
+from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 from werkzeug.exceptions import BadRequest
 
+from app.api.schemas import ErrorsOut
 from app.api.tokens import TokenError, read_token
 from app.config import Settings
-from app.db import get_database
+from app.db import get_db
 from app.domain import users
-from app.domain.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidCredentials,
-    NotFound,
-)
-from app.domain.views import Account
+from app.domain.errors import Conflict, DomainError, Forbidden, InvalidCredentials, NotFound
+from app.domain.records import Account
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+View = Callable[..., Awaitable[Any]]
 TOKEN_SCHEMES = ("token", "bearer")  # the spec says Token; Bearer costs nothing to accept
+ERRORS_ATTRIBUTE = "_conduit_error_statuses"  # read by app.api.docs
 
 
 class ApiError(Exception):
@@ -72,7 +71,7 @@ def domain_status(error: DomainError) -> int:
 
 def _message(error: Any) -> str:
     kind = error.get("type", "")
-    if kind == "missing":
+    if kind == "missing" or (kind == "string_type" and error.get("input") is None):
         return "can't be blank"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be an object"
@@ -92,10 +91,8 @@ def _message(error: Any) -> str:
     return message[:1].lower() + message[1:]
 
 
-def validation_errors(error: Exception) -> dict[str, list[str]]:
+def validation_errors(error: ValidationError) -> dict[str, list[str]]:
     """pydantic's errors keyed by the field a client sent (``tagList``, ``email``, ``limit``)."""
-    if not isinstance(error, ValidationError):
-        return {"body": ["is invalid"]}
     errors: dict[str, list[str]] = {}
     for item in error.errors():
         names = [part for part in item["loc"] if isinstance(part, str)]
@@ -120,29 +117,26 @@ async def _domain_error(error: DomainError) -> Response:
     return errors_response(domain_status(error), error.errors)
 
 
-@blueprint.errorhandler(RequestSchemaValidationError)
-async def _schema_error(error: RequestSchemaValidationError) -> Response:
-    return errors_response(422, validation_errors(error.validation_error))
-
-
 # Authentication -------------------------------------------------------------------------------
 
 
 @blueprint.before_request
 async def load_user() -> None:
-    """before_request: ``g.user`` from ``Authorization: Token <jwt>``, never from the session cookie.
+    """``g.user`` from ``Authorization: Token <jwt>``, never from the session cookie.
 
     No header leaves ``g.user`` None (views that need a user refuse with 401 "token is missing");
     a header that does not hold a valid, unexpired token for an existing user is refused at once,
-    even on routes where signing in is optional.
+    even on routes where signing in is optional, but not on routes that never read it (``anyone``).
+    The account is read with the request's one session, which the view then uses too.
     """
-    g.user = None  # whatever the site's hook read from a cookie does not count here
+    g.user = None
     g.token = None
-    if request.method == "OPTIONS":  # CORS preflights carry no credentials
-        return
     _check_path_and_query()
     header = request.headers.get("Authorization")
-    if header is None:
+    if header is None or request.method == "OPTIONS":  # CORS preflights carry no credentials
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "anyone", False):
         return
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
@@ -152,12 +146,7 @@ async def load_user() -> None:
         user_id = read_token(settings(), token)
     except TokenError as error:
         raise ApiError(401, {"token": [error.reason]}) from None
-    # A short read-only session of its own: a writer's session opened here would hold SQLite's
-    # write lock (BEGIN IMMEDIATE) through the rest of the request, password hashing included.
-    maker = get_database().read_sessionmaker
-    assert maker is not None
-    async with maker() as session:
-        account = await users.get_account(session, user_id)
+    account = await users.get_account(get_db(), user_id)
     if account is None:
         raise ApiError(401, {"token": ["is invalid (the account no longer exists)"]})
     g.user = account
@@ -178,6 +167,12 @@ def _check_path_and_query() -> None:
         seen.add(name)
 
 
+def anyone(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A route open to anyone that never reads the token (a stale one is not refused there)."""
+    view.anyone = True  # type: ignore[attr-defined]
+    return view
+
+
 def current_user() -> Account:
     """The signed-in account, inside a ``login_required`` view."""
     account: Account = g.user
@@ -191,6 +186,7 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
             raise ApiError(401, {"token": ["is missing"]})
         return await view(*args, **kwargs)
 
+    setattr(wrapper, ERRORS_ATTRIBUTE, (401, *getattr(view, ERRORS_ATTRIBUTE, ())))
     return security_scheme([{"Token": []}])(wrapper)
 
 
@@ -199,35 +195,82 @@ def viewer_id() -> int | None:
     return account.id if account else None
 
 
-# Request bodies -------------------------------------------------------------------------------
+# Request bodies, query strings and answers ----------------------------------------------------
 
 
-async def _read_json_body() -> None:
-    """Answer what pydantic cannot: an empty, non-JSON or unparsable body. Parsed JSON is cached
-    on the request, so quart-schema's ``validate_request`` reads it again for free."""
+async def _read_json_body() -> Any:
+    """Answer what pydantic cannot: an empty, non-JSON or unparsable body."""
     data = await request.get_data()  # over MAX_CONTENT_LENGTH: 413 from here
     if not data.strip():
         raise ApiError(422, {"body": ["can't be blank"]})
     if not request.is_json:
         raise ApiError(415, {"body": ["must be JSON (send Content-Type: application/json)"]})
     try:
-        await request.get_json()
+        return await request.get_json()
     except (BadRequest, RecursionError, UnicodeDecodeError):
         raise ApiError(400, {"body": ["is not valid JSON"]}) from None
 
 
-def json_body(model: type[BaseModel]) -> Callable[[Callable[..., Awaitable[Any]]],
-                                                  Callable[..., Awaitable[Any]]]:
-    """quart-schema's ``validate_request`` (the view gets ``data=<model>``), with clear errors."""
+M = TypeVar("M", bound=BaseModel)
 
-    def decorator(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        validated = validate_request(model)(view)
 
-        @wraps(validated)
+def _validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ApiError(422, validation_errors(error)) from None
+
+
+def json_body(model: type[BaseModel]) -> Callable[[View], View]:
+    """The view gets ``data=<model>``; what does not fit the model is a 422 naming the field."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            await _read_json_body()
-            return await validated(*args, **kwargs)
+            return await view(*args, data=_validated(model, await _read_json_body()), **kwargs)
 
-        return wrapper
+        return document_request(model)(wrapper)
 
     return decorator
+
+
+def query(model: type[BaseModel]) -> Callable[[View], View]:
+    """The view gets ``query_args=<model>`` from the query string (422 naming a bad parameter)."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await view(*args, query_args=_validated(model, request.args.to_dict()), **kwargs)
+
+        return document_querystring(model)(wrapper)
+
+    return decorator
+
+
+def answers(model: type[BaseModel] | None, status: int = 200, *errors: int) -> Callable[[View], View]:
+    """Document the answer (``model`` at ``status``; None: no content) and the error statuses the
+    route can give, in the OpenAPI document. Nothing runs per request in production: the test
+    suite checks every answer against ``model`` (``check_answers``)."""
+
+    def decorator(view: View) -> View:
+        setattr(view, ERRORS_ATTRIBUTE, (*getattr(view, ERRORS_ATTRIBUTE, ()), *errors))
+        return document_response(model, status)(view) if model else view
+
+    return decorator
+
+
+async def check_answers(response: Response) -> Response:
+    """In testing, every API answer must fit the model its route documents for its status (and an
+    error, the error shape): a mismatch fails the test with a 500."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    documented = getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {})
+    if response.status_code in documented:
+        documented[response.status_code][0].model_validate_json(await response.get_data())
+    elif response.status_code >= 400 and response.mimetype == "application/json":
+        ErrorsOut.model_validate_json(await response.get_data())
+    return response
+
+
+def no_content() -> Response:
+    """204: no body, so no content type and no length (finish_response drops them)."""
+    return Response("", status=204)

@@ -1,43 +1,37 @@
-"""Pydantic models for the RealWorld wire format, and the functions that shape domain views into them.
+"""The RealWorld 2.0 wire format: pydantic models for what comes in (and for the OpenAPI document),
+and the functions that shape domain records into the JSON that goes out.
 
-Request fields are optional here on purpose: a missing or blank field is the domain's to judge
-("can't be blank", 422), and ``model_fields_set`` tells an omitted field from an explicit null in a
-partial update. Names are the spec's camelCase (``tagList``, ``createdAt``) so no casing magic runs.
+Request models keep types. The fields the spec requires are documented as required but let through
+when missing, so that the domain reports every blank field at once ("can't be blank", 422), with the
+same words as on the site; every other judgement (too long, not allowed) is the domain's too. ``model_fields_set`` tells an omitted
+field from an explicit null in a partial update. Answers are plain dicts built here: the response
+models document them in OpenAPI and are checked against every answer in the test suite (see
+``app.api.common``), not on each request in production. Names are the spec's camelCase.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.views import Account, ArticlePage, ArticleView, CommentView, Profile
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refusing it here keeps a bad byte a 422, not a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-
-
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and Z, as the spec shows: 2016-02-18T03:22:56.637Z."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
+from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX
+from app.domain.records import Account, ArticleRecord, CommentRecord, Page, Profile
 
 # Requests -------------------------------------------------------------------------------------
 
 
+def required(*names: str) -> ConfigDict:
+    """Document ``names`` as required (a missing one is the domain's "can't be blank")."""
+    return ConfigDict(json_schema_extra={"required": list(names)})
+
+
 class NewUser(BaseModel):
-    username: Text | None = None
-    email: Text | None = None
-    password: Text | None = None
+    model_config = required("username", "email", "password")
+    username: str | None = None
+    email: str | None = None
+    password: str | None = None
 
 
 class NewUserBody(BaseModel):
@@ -45,8 +39,9 @@ class NewUserBody(BaseModel):
 
 
 class LoginUser(BaseModel):
-    email: Text | None = None
-    password: Text | None = None
+    model_config = required("email", "password")
+    email: str | None = None
+    password: str | None = None
 
 
 class LoginBody(BaseModel):
@@ -54,13 +49,13 @@ class LoginBody(BaseModel):
 
 
 class UserChanges(BaseModel):
-    """Omitted fields stay as they are; see ``model_fields_set``."""
+    """Omitted fields stay as they are; at least one is needed. "" or null clears bio and image."""
 
-    email: Text | None = None
-    username: Text | None = None
-    password: Text | None = None
-    bio: Text | None = None
-    image: Text | None = None
+    email: str | None = None
+    username: str | None = None
+    password: str | None = None
+    bio: str | None = None
+    image: str | None = None
 
 
 class UserChangesBody(BaseModel):
@@ -68,10 +63,11 @@ class UserChangesBody(BaseModel):
 
 
 class NewArticle(BaseModel):
-    title: Text | None = None
-    description: Text | None = None
-    body: Text | None = None
-    tagList: list[Text] | None = Field(default_factory=list)
+    model_config = required("title", "description", "body")
+    title: str | None = None
+    description: str | None = None
+    body: str | None = None
+    tagList: list[str] = Field(default_factory=list)
 
 
 class NewArticleBody(BaseModel):
@@ -81,10 +77,10 @@ class NewArticleBody(BaseModel):
 class ArticleChanges(BaseModel):
     """Omitted fields stay; ``tagList: []`` removes every tag, ``tagList: null`` is refused."""
 
-    title: Text | None = None
-    description: Text | None = None
-    body: Text | None = None
-    tagList: list[Text] | None = None
+    title: str | None = None
+    description: str | None = None
+    body: str | None = None
+    tagList: list[str] | None = None
 
 
 class ArticleChangesBody(BaseModel):
@@ -92,27 +88,26 @@ class ArticleChangesBody(BaseModel):
 
 
 class NewComment(BaseModel):
-    body: Text | None = None
+    model_config = required("body")
+    body: str | None = None
 
 
 class NewCommentBody(BaseModel):
     comment: NewComment
 
 
-class ArticleQuery(BaseModel):
-    tag: Text | None = None
-    author: Text | None = None
-    favorited: Text | None = None
-    limit: int = Field(20, ge=1)  # above the cap it is capped, not refused
-    offset: int = Field(0, ge=0, le=2**31 - 1)
-
-
 class PageQuery(BaseModel):
-    limit: int = Field(20, ge=1)
-    offset: int = Field(0, ge=0, le=2**31 - 1)
+    limit: int = Field(20, ge=1, description=f"page size; above {LIMIT_MAX} it is {LIMIT_MAX}")
+    offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
 
-# Responses ------------------------------------------------------------------------------------
+class ArticleQuery(PageQuery):
+    tag: str | None = None
+    author: str | None = None
+    favorited: str | None = None
+
+
+# Answers (documented, and checked against every answer in the tests) --------------------------
 
 
 class UserOut(BaseModel):
@@ -145,8 +140,8 @@ class ArticleSummary(BaseModel):
     title: str
     description: str
     tagList: list[str]
-    createdAt: str
-    updatedAt: str
+    createdAt: datetime
+    updatedAt: datetime
     favorited: bool
     favoritesCount: int
     author: ProfileOut
@@ -166,9 +161,9 @@ class ArticlesEnvelope(BaseModel):
 
 
 class CommentOut(BaseModel):
-    id: int
-    createdAt: str
-    updatedAt: str
+    id: int = Field(ge=1, le=ID_MAX)
+    createdAt: datetime
+    updatedAt: datetime
     body: str
     author: ProfileOut
 
@@ -194,43 +189,41 @@ class ErrorsOut(BaseModel):
 # Shaping --------------------------------------------------------------------------------------
 
 
-def user_envelope(account: Account, token: str) -> UserEnvelope:
-    return UserEnvelope(user=UserOut(email=account.email, token=token, username=account.username,
-                                     bio=account.bio, image=account.image))
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 with milliseconds and Z, as the spec shows: 2016-02-18T03:22:56.637Z. The domain's
+    datetimes are always UTC."""
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def profile_out(profile: Profile) -> ProfileOut:
-    return ProfileOut(username=profile.username, bio=profile.bio, image=profile.image,
-                      following=profile.following)
+def user_json(account: Account, token: str) -> dict[str, Any]:
+    return {"user": {"email": account.email, "token": token, "username": account.username,
+                     "bio": account.bio, "image": account.image}}
 
 
-def _summary_fields(view: ArticleView) -> dict[str, object]:
+def profile_json(profile: Profile) -> dict[str, Any]:
+    return {"username": profile.username, "bio": profile.bio, "image": profile.image,
+            "following": profile.following}
+
+
+def article_json(record: ArticleRecord) -> dict[str, Any]:
+    """The article without its body, as lists show it; ``article_envelope`` adds the body."""
     return {
-        "slug": view.slug,
-        "title": view.title,
-        "description": view.description,
-        "tagList": view.tags,
-        "createdAt": timestamp(view.created_at),
-        "updatedAt": timestamp(view.updated_at),
-        "favorited": view.favorited,
-        "favoritesCount": view.favorites_count,
-        "author": profile_out(view.author),
+        "slug": record.slug, "title": record.title, "description": record.description,
+        "tagList": record.tags, "createdAt": timestamp(record.created_at),
+        "updatedAt": timestamp(record.updated_at), "favorited": record.favorited,
+        "favoritesCount": record.favorites_count, "author": profile_json(record.author),
     }
 
 
-def article_envelope(view: ArticleView) -> ArticleEnvelope:
-    article = ArticleOut.model_validate({**_summary_fields(view), "body": view.body or ""})
-    return ArticleEnvelope(article=article)
+def article_envelope(record: ArticleRecord) -> dict[str, Any]:
+    return {"article": {**article_json(record), "body": record.body or ""}}
 
 
-def articles_envelope(page: ArticlePage) -> ArticlesEnvelope:
-    return ArticlesEnvelope(
-        articles=[ArticleSummary.model_validate(_summary_fields(view)) for view in page.articles],
-        articlesCount=page.total,
-    )
+def articles_envelope(page: Page[ArticleRecord]) -> dict[str, Any]:
+    return {"articles": [article_json(record) for record in page.items], "articlesCount": page.total}
 
 
-def comment_out(view: CommentView) -> CommentOut:
-    return CommentOut(id=view.id, createdAt=timestamp(view.created_at),
-                      updatedAt=timestamp(view.updated_at), body=view.body,
-                      author=profile_out(view.author))
+def comment_json(record: CommentRecord) -> dict[str, Any]:
+    return {"id": record.id, "createdAt": timestamp(record.created_at),
+            "updatedAt": timestamp(record.updated_at), "body": record.body,
+            "author": profile_json(record.author)}

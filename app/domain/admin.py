@@ -1,5 +1,5 @@
-"""What the admin area needs beyond the shared operations: users (paginated, searchable), recent
-comments across all articles, and deleting a comment by id.
+"""What the admin area needs beyond the shared operations: users (paginated, searchable), the most
+recent comments across all articles, and deleting a comment by id.
 
 Granting and revoking admin is ``users.set_admin``; deleting any article is
 ``articles.delete_article(..., as_admin=True)``.
@@ -7,46 +7,16 @@ Granting and revoking admin is ``users.set_admin``; deleting any article is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import ColumnElement, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain._sql import writing
 from app.domain.articles import check_paging
 from app.domain.errors import NotFound
+from app.domain.records import Account, CommentOnArticle, Page, Profile
 from app.domain.text import is_clean
-from app.domain.users import account_of, profile_of
-from app.domain.views import Account, Profile
+from app.domain.users import ACCOUNT_COLUMNS
 from app.models import Article, Comment, User
-
-
-@dataclass(frozen=True)
-class UserPage:
-    users: list[Account]
-    total: int  # everyone matching the search, not the page size
-    limit: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class AdminComment:
-    """A comment with the article it belongs to (the admin list spans all articles)."""
-
-    id: int
-    body: str
-    created_at: datetime
-    author: Profile
-    article_slug: str
-    article_title: str
-
-
-@dataclass(frozen=True)
-class CommentPage:
-    comments: list[AdminComment]
-    total: int
-    limit: int
-    offset: int
 
 
 def _user_search(query: str | None) -> list[ColumnElement[bool]]:
@@ -61,43 +31,43 @@ def _user_search(query: str | None) -> list[ColumnElement[bool]]:
 
 
 async def list_users(session: AsyncSession, *, query: str | None = None, limit: int = 20,
-                     offset: int = 0) -> UserPage:
+                     offset: int = 0) -> Page[Account]:
     """Users by username (case-insensitive), optionally those whose username or e-mail contains
     ``query``. Two queries whatever the page size."""
     check_paging(limit, offset)
     where = _user_search(query)
-    rows = await session.scalars(
-        select(User).where(*where).order_by(func.lower(User.username), User.id)
+    rows = await session.execute(
+        select(*ACCOUNT_COLUMNS).where(*where).order_by(func.lower(User.username), User.id)
         .limit(limit).offset(offset)
     )
     total = await session.scalar(select(func.count(User.id)).where(*where))
-    return UserPage(users=[account_of(user) for user in rows], total=int(total or 0),
-                    limit=limit, offset=offset)
+    return Page(items=[Account(*row) for row in rows], total=int(total or 0), limit=limit, offset=offset)
 
 
-async def list_comments(session: AsyncSession, *, limit: int = 20, offset: int = 0) -> CommentPage:
+async def recent_comments(session: AsyncSession, *, limit: int = 20, offset: int = 0
+                          ) -> Page[CommentOnArticle]:
     """Every article's comments, newest first, with author and article joined in (two queries)."""
     check_paging(limit, offset)
     rows = await session.execute(
-        select(Comment, User, Article.slug, Article.title)
+        select(Comment.id, Comment.body, Comment.created_at, User.username, User.bio, User.image,
+               Article.slug, Article.title)
         .join(User, User.id == Comment.author_id)
         .join(Article, Article.id == Comment.article_id)
         .order_by(Comment.created_at.desc(), Comment.id.desc())
         .limit(limit).offset(offset)
     )
     comments = [
-        AdminComment(id=comment.id, body=comment.body, created_at=comment.created_at,
-                     author=profile_of(author, False), article_slug=slug, article_title=title)
-        for comment, author, slug, title in rows
+        CommentOnArticle(id=id_, body=body, created_at=created_at, article_slug=slug,
+                         article_title=title, author=Profile(username, bio, image, following=False))
+        for id_, body, created_at, username, bio, image, slug, title in rows
     ]
     total = await session.scalar(select(func.count(Comment.id)))
-    return CommentPage(comments=comments, total=int(total or 0), limit=limit, offset=offset)
+    return Page(items=comments, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def delete_comment(session: AsyncSession, comment_id: int) -> None:
     """Delete any comment (admins only: the caller checks). NotFound when it is already gone."""
-    result = await session.execute(delete(Comment).where(Comment.id == comment_id))
-    if not getattr(result, "rowcount", 0):
-        await session.rollback()
-        raise NotFound("comment")
-    await session.commit()
+    async with writing(session):
+        result = await session.execute(delete(Comment).where(Comment.id == comment_id))
+        if not getattr(result, "rowcount", 0):
+            raise NotFound("comment")

@@ -1,7 +1,7 @@
 """Articles, tags, favorites, lists and feeds.
 
-Every list is three queries whatever the page size: the page (with author, favorite count and the
-viewer's flags as correlated subqueries), its tags, and the total count.
+A single article is one statement, a page of a list is one (plus a count only when a page past the
+end comes back empty); the statements are in ``article_queries``. Writes run in ``writing``.
 """
 
 from __future__ import annotations
@@ -9,26 +9,33 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, select
+from sqlalchemy import delete, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, defer
 
-from app.domain._sql import insert_ignore
+from app.domain import article_queries as q
+from app.domain._sql import dialect_of, insert_for, insert_ignore, writing
+from app.domain.article_queries import ARTICLES
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
+from app.domain.limits import (
+    BLANK,
+    BODY_MAX,
+    DESCRIPTION_MAX,
+    LIMIT_MAX,
+    OFFSET_MAX,
+    TAG_MAX,
+    TAGS_PER_ARTICLE,
+    TITLE_MAX,
+    too_long,
+)
+from app.domain.records import ArticleRecord, Page
 from app.domain.text import clean_text, is_clean
-from app.domain.users import UNSET, _Unset, profile_of
-from app.domain.views import ArticlePage, ArticleView
-from app.models import Article, Favorite, Follow, Tag, User, article_tags, utcnow
+from app.domain.users import UNSET, _Unset
+from app.models import Article, Favorite, Tag, article_tags, utcnow
 
-TITLE_MAX, DESCRIPTION_MAX, BODY_MAX = 255, 1024, 100_000
-TAG_MAX, TAGS_PER_ARTICLE = 64, 20
-LIMIT_MAX = 100
-OFFSET_MAX = 2**31 - 1
 SLUG_ATTEMPTS = 3
 # Slugs that would collide with fixed routes (GET /api/articles/feed is the feed, not an article).
 RESERVED_SLUGS = frozenset({"feed"})
@@ -42,9 +49,9 @@ def slugify(title: str) -> str:
 
 def _required(field: str, value: str | None, limit: int) -> str:
     if value is None or not value.strip():
-        raise Invalid({field: ["can't be blank"]})
+        raise Invalid({field: [BLANK]})
     if len(value) > limit:
-        raise Invalid({field: [f"is too long (maximum is {limit} characters)"]})
+        raise Invalid({field: [too_long(limit)]})
     clean_text(field, value)
     return value.strip() if field != "body" else value
 
@@ -74,12 +81,93 @@ def check_paging(limit: int, offset: int) -> None:
         raise Invalid({"offset": [f"must be between 0 and {OFFSET_MAX}"]})
 
 
-async def _tags_by_name(session: AsyncSession, names: list[str]) -> list[Tag]:
+# Reads ----------------------------------------------------------------------------------------
+
+
+async def _one(session: AsyncSession, by: str, key: Any, viewer_id: int | None) -> ArticleRecord:
+    stmt = q.one_article(dialect_of(session), by, viewer_id is not None)
+    row = (await session.execute(stmt, {by: key, "viewer": viewer_id})).first()
+    if row is None:
+        raise NotFound("article")
+    return q.article_record(row)
+
+
+async def get_article(session: AsyncSession, slug: str, viewer_id: int | None = None) -> ArticleRecord:
+    if not is_clean(slug):
+        raise NotFound("article")
+    return await _one(session, "slug", slug, viewer_id)
+
+
+async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int | None,
+                limit: int, offset: int) -> Page[ArticleRecord]:
+    check_paging(limit, offset)
+    names = tuple(name for name in q.FILTERS if name in filters)
+    params = {**filters, "viewer": viewer_id, "limit": limit, "offset": offset}
+    rows = (await session.execute(q.article_page(dialect_of(session), names, viewer_id is not None),
+                                  params)).all()
+    if rows:
+        total = rows[0].total
+    elif offset:  # past the end: the window count came back with no row to carry it
+        total = await session.scalar(q.article_count(names), params) or 0
+    else:
+        total = 0
+    return Page(items=[q.article_record(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+async def list_articles(
+    session: AsyncSession,
+    *,
+    viewer_id: int | None = None,
+    tag: str | None = None,
+    author: str | None = None,
+    favorited: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Page[ArticleRecord]:
+    """Most recent first, filtered by tag, author username and/or a user's favorites.
+
+    An empty filter is no filter (front ends send ``?tag=``); one no row could match (a NUL, say)
+    matches nothing without asking the database.
+    """
+    given = {name: value for name, value in (("tag", tag), ("author", author),
+                                             ("favorited", favorited)) if value}
+    if not all(is_clean(value) for value in given.values()):
+        check_paging(limit, offset)
+        return Page(items=[], total=0, limit=limit, offset=offset)
+    for name in ("author", "favorited"):  # usernames match whatever their case
+        if name in given:
+            given[name] = given[name].lower()
+    return await _page(session, given, viewer_id, limit, offset)
+
+
+async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset: int = 0
+               ) -> Page[ArticleRecord]:
+    """Articles by the authors the viewer follows, most recent first."""
+    return await _page(session, {"feed": True}, viewer_id, limit, offset)
+
+
+async def tags_in_use(session: AsyncSession, limit: int | None = None) -> list[str]:
+    """Tags on at least one article, most used first (the popular-tags sidebar and /api/tags)."""
+    return list((await session.scalars(q.tags_in_use(limit is not None), {"limit": limit})).all())
+
+
+# Writes ---------------------------------------------------------------------------------------
+
+
+async def _tag_ids(session: AsyncSession, names: list[str]) -> list[int]:
     for name in names:
         await insert_ignore(session, Tag, name=name)
-    found = (await session.scalars(select(Tag).where(Tag.name.in_(names)))).all() if names else []
-    by_name = {tag.name: tag for tag in found}
-    return [by_name[name] for name in names]
+    if not names:
+        return []
+    rows = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
+    found = {name: tag_id for name, tag_id in rows}
+    return [found[name] for name in names]
+
+
+async def _set_tags(session: AsyncSession, article_id: int, names: list[str]) -> None:
+    await session.execute(delete(article_tags).where(article_tags.c.article_id == article_id))
+    for tag_id in await _tag_ids(session, names):
+        await session.execute(article_tags.insert().values(article_id=article_id, tag_id=tag_id))
 
 
 async def _unique_slug(session: AsyncSession, title: str, *, except_id: int | None = None,
@@ -92,176 +180,48 @@ async def _unique_slug(session: AsyncSession, title: str, *, except_id: int | No
     return f"{base}-{secrets.token_hex(4)}"
 
 
-async def _commit_or_retry(session: AsyncSession) -> bool:
-    """Commit; False (rolled back) when a concurrent writer took the same slug meanwhile."""
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
-
-
-def _viewer_flags(viewer_id: int | None) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    if viewer_id is None:
-        return false(), false()
-    favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer_id)
-    following = exists().where(
-        Follow.follower_id == viewer_id, Follow.followee_id == Article.author_id
-    )
-    return favorited, following
-
-
-def _article_query(viewer_id: int | None, with_body: bool) -> Select[Any]:
-    favorites_count = (
-        select(func.count()).where(Favorite.article_id == Article.id).scalar_subquery()
-    )
-    favorited, following = _viewer_flags(viewer_id)
-    stmt = select(
-        Article,
-        User,
-        favorites_count.label("favorites_count"),
-        favorited.label("favorited"),
-        following.label("following"),
-    ).join(User, User.id == Article.author_id)
-    return stmt if with_body else stmt.options(defer(Article.body))
-
-
-async def _tags_for(session: AsyncSession, article_ids: list[int]) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = defaultdict(list)
-    if article_ids:
-        rows = await session.execute(
-            select(article_tags.c.article_id, Tag.name)
-            .join(Tag, Tag.id == article_tags.c.tag_id)
-            .where(article_tags.c.article_id.in_(article_ids))
-            .order_by(Tag.name)
-        )
-        for article_id, name in rows:
-            tags[article_id].append(name)
-    return tags
-
-
-def _view(row: Any, tags: list[str], with_body: bool) -> ArticleView:
-    article: Article = row[0]
-    author: User = row[1]
-    return ArticleView(
-        id=article.id,
-        slug=article.slug,
-        title=article.title,
-        description=article.description,
-        body=article.body if with_body else None,
-        tags=tags,
-        created_at=article.created_at,
-        updated_at=article.updated_at,
-        favorited=bool(row.favorited),
-        favorites_count=int(row.favorites_count),
-        author=profile_of(author, bool(row.following)),
-    )
-
-
-async def get_article(session: AsyncSession, slug: str, viewer_id: int | None = None) -> ArticleView:
-    if not is_clean(slug):
-        raise NotFound("article")
-    row = (await session.execute(_article_query(viewer_id, True).where(Article.slug == slug))).first()
-    if row is None:
-        raise NotFound("article")
-    tags = await _tags_for(session, [row[0].id])
-    return _view(row, tags[row[0].id], with_body=True)
-
-
-async def _page(session: AsyncSession, where: list[ColumnElement[bool]], viewer_id: int | None,
-                limit: int, offset: int) -> ArticlePage:
-    check_paging(limit, offset)
-    stmt = (
-        _article_query(viewer_id, with_body=False)
-        .where(*where)
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = (await session.execute(stmt)).all()
-    total = await session.scalar(
-        select(func.count(Article.id)).select_from(Article)
-        .join(User, User.id == Article.author_id).where(*where)
-    )
-    tags = await _tags_for(session, [row[0].id for row in rows])
-    articles = [_view(row, tags[row[0].id], with_body=False) for row in rows]
-    return ArticlePage(articles=articles, total=int(total or 0), limit=limit, offset=offset)
-
-
-async def list_articles(
-    session: AsyncSession,
-    *,
-    viewer_id: int | None = None,
-    tag: str | None = None,
-    author: str | None = None,
-    favorited: str | None = None,
-    limit: int = 20,
-    offset: int = 0,
-) -> ArticlePage:
-    """Most recent first, filtered by tag, author username and/or a user's favorites.
-
-    An empty filter is no filter (front ends send ``?tag=``); one no row could match (a NUL, say)
-    matches nothing without asking the database.
-    """
-    filters = [f for f in (tag, author, favorited) if f]
-    if not all(is_clean(f) for f in filters):
-        check_paging(limit, offset)
-        return ArticlePage(articles=[], total=0, limit=limit, offset=offset)
-    where: list[ColumnElement[bool]] = []
-    if tag:
-        where.append(Article.id.in_(
-            select(article_tags.c.article_id).join(Tag, Tag.id == article_tags.c.tag_id)
-            .where(Tag.name == tag)
-        ))
-    if author:
-        where.append(func.lower(User.username) == author.lower())
-    if favorited:
-        fan = aliased(User)
-        where.append(Article.id.in_(
-            select(Favorite.article_id).join(fan, fan.id == Favorite.user_id)
-            .where(func.lower(fan.username) == favorited.lower())
-        ))
-    return await _page(session, where, viewer_id, limit, offset)
-
-
-async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset: int = 0
-               ) -> ArticlePage:
-    """Articles by the authors the viewer follows, most recent first."""
-    followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    return await _page(session, [Article.author_id.in_(followed)], viewer_id, limit, offset)
+def _slug_taken(error: IntegrityError) -> bool:
+    """A concurrent writer took the same slug (the unique constraint, on either backend)."""
+    text = str(error.orig)
+    return "uq_articles_slug" in text or "articles.slug" in text
 
 
 async def create_article(session: AsyncSession, author_id: int, *, title: str | None,
                          description: str | None, body: str | None,
-                         tags: Sequence[str] | None = ()) -> ArticleView:
+                         tags: Sequence[str] | None = ()) -> ArticleRecord:
     title, description, body, tag_names = check_all(
         lambda: _required("title", title, TITLE_MAX),
         lambda: _required("description", description, DESCRIPTION_MAX),
         lambda: _required("body", body, BODY_MAX),
         lambda: clean_tags(tags))
     for attempt in range(SLUG_ATTEMPTS):
-        now = utcnow()
-        article = Article(slug=await _unique_slug(session, title, fresh=attempt > 0), title=title,
-                          description=description, body=body, author_id=author_id,
-                          created_at=now, updated_at=now)
-        article.tags = await _tags_by_name(session, tag_names)
-        session.add(article)
-        view = await get_article(session, article.slug, author_id)  # flushes
-        if await _commit_or_retry(session):
-            return view
+        try:
+            async with writing(session):
+                now = utcnow()
+                slug = await _unique_slug(session, title, fresh=attempt > 0)
+                article_id = await session.scalar(
+                    ARTICLES.insert().returning(ARTICLES.c.id),
+                    {"slug": slug, "title": title, "description": description, "body": body,
+                     "author_id": author_id, "created_at": now, "updated_at": now})
+                assert article_id is not None
+                await _set_tags(session, article_id, tag_names)
+                return await _one(session, "id", article_id, author_id)
+        except IntegrityError as error:  # PostgreSQL says so at the INSERT, SQLite at commit
+            if not _slug_taken(error):
+                raise
     raise Conflict("slug")
 
 
 async def _owned_article(session: AsyncSession, slug: str, user_id: int, *,
-                         as_admin: bool = False) -> Article:
-    article = await session.scalar(select(Article).where(Article.slug == slug)) \
-        if is_clean(slug) else None
-    if article is None:
+                         as_admin: bool = False) -> tuple[int, str]:
+    """The id and title of the article at ``slug``, if ``user_id`` may change it."""
+    row = (await session.execute(select(Article.id, Article.author_id, Article.title)
+                                 .where(Article.slug == slug))).first() if is_clean(slug) else None
+    if row is None:
         raise NotFound("article")
-    if article.author_id != user_id and not as_admin:
+    if row.author_id != user_id and not as_admin:
         raise Forbidden("article")
-    return article
+    return row.id, row.title
 
 
 async def update_article(
@@ -273,78 +233,66 @@ async def update_article(
     description: str | _Unset | None = UNSET,
     body: str | _Unset | None = UNSET,
     tags: Sequence[str] | _Unset | None = UNSET,
-) -> ArticleView:
+) -> ArticleRecord:
     """Partial update by the author. A new title gives a new slug; tags=[] removes all tags."""
-    new_title = UNSET if title is UNSET else _required("title", title, TITLE_MAX)
-    new_description = (UNSET if description is UNSET
-                       else _required("description", description, DESCRIPTION_MAX))
-    new_body = UNSET if body is UNSET else _required("body", body, BODY_MAX)
+    changes: dict[str, Any] = {}
+    for field, value, limit in (("title", title, TITLE_MAX), ("description", description, DESCRIPTION_MAX),
+                                ("body", body, BODY_MAX)):
+        if value is not UNSET:
+            changes[field] = _required(field, value, limit)
     new_tags = UNSET if tags is UNSET else clean_tags(tags)
     for attempt in range(SLUG_ATTEMPTS):
-        article = await _owned_article(session, slug, user_id)
-        if new_title is not UNSET and new_title != article.title:
-            article.slug = await _unique_slug(session, new_title, except_id=article.id,
-                                              fresh=attempt > 0)
-            article.title = new_title
-        if new_description is not UNSET:
-            article.description = new_description
-        if new_body is not UNSET:
-            article.body = new_body
-        if new_tags is not UNSET:
-            await session.execute(
-                delete(article_tags).where(article_tags.c.article_id == article.id))
-            for tag in await _tags_by_name(session, new_tags):
-                await insert_ignore(session, article_tags, article_id=article.id, tag_id=tag.id)
-        article.updated_at = utcnow()
-        view = await get_article(session, article.slug, user_id)  # flushes
-        if await _commit_or_retry(session):
-            return view
+        try:
+            async with writing(session):
+                article_id, old_title = await _owned_article(session, slug, user_id)
+                values = {**changes, "updated_at": utcnow()}
+                if "title" in changes and changes["title"] != old_title:
+                    values["slug"] = await _unique_slug(session, changes["title"], except_id=article_id,
+                                                        fresh=attempt > 0)
+                await session.execute(ARTICLES.update().where(ARTICLES.c.id == article_id)
+                                      .values(**values))
+                if new_tags is not UNSET:
+                    await _set_tags(session, article_id, new_tags)
+                return await _one(session, "id", article_id, user_id)
+        except IntegrityError as error:
+            if not _slug_taken(error):
+                raise
     raise Conflict("slug")
 
 
 async def delete_article(session: AsyncSession, slug: str, user_id: int, *,
                          as_admin: bool = False) -> None:
-    article = await _owned_article(session, slug, user_id, as_admin=as_admin)
-    # Comments, favorites and tag links go with it (ON DELETE CASCADE).
-    await session.execute(delete(Article).where(Article.id == article.id))
-    await session.commit()
+    async with writing(session):
+        article_id, _title = await _owned_article(session, slug, user_id, as_admin=as_admin)
+        # Comments, favorites and tag links go with it (ON DELETE CASCADE).
+        await session.execute(delete(Article).where(Article.id == article_id))
 
 
-async def _article_id(session: AsyncSession, slug: str) -> int:
+async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
+    """Idempotent and atomic: the count is derived from rows, so concurrent fans lose nothing."""
     if not is_clean(slug):
         raise NotFound("article")
-    article_id = await session.scalar(select(Article.id).where(Article.slug == slug))
-    if article_id is None:
+    async with writing(session):
+        fan = select(literal(user_id), Article.id).where(Article.slug == slug)
+        await session.execute(insert_for(session, Favorite).from_select(["user_id", "article_id"], fan)
+                              .on_conflict_do_nothing())
+        return await _one(session, "slug", slug, user_id)
+
+
+async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
+    if not is_clean(slug):
         raise NotFound("article")
-    return article_id
+    async with writing(session):
+        await session.execute(delete(Favorite).where(
+            Favorite.user_id == user_id,
+            Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery()))
+        return await _one(session, "slug", slug, user_id)
 
 
-async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleView:
-    """Idempotent and atomic: the count is derived from rows, so concurrent fans lose nothing."""
-    article_id = await _article_id(session, slug)
-    await insert_ignore(session, Favorite,
-                        user_id=user_id, article_id=article_id)
-    view = await get_article(session, slug, user_id)
-    await session.commit()
-    return view
-
-
-async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleView:
-    article_id = await _article_id(session, slug)
-    await session.execute(
-        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article_id)
-    )
-    view = await get_article(session, slug, user_id)
-    await session.commit()
-    return view
-
-
-async def tags_in_use(session: AsyncSession, limit: int | None = None) -> list[str]:
-    """Tags on at least one article, most used first (the popular-tags sidebar and /api/tags)."""
-    uses = func.count(article_tags.c.article_id)
-    stmt = (
-        select(Tag.name).join(article_tags, article_tags.c.tag_id == Tag.id)
-        .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(limit)
-    )
-    return list((await session.scalars(stmt)).all())
-
+async def article_id(session: AsyncSession, slug: str) -> int:
+    """The id of the article at ``slug`` (NotFound if none)."""
+    found = await session.scalar(select(Article.id).where(Article.slug == slug)) \
+        if is_clean(slug) else None
+    if found is None:
+        raise NotFound("article")
+    return found

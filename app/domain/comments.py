@@ -1,76 +1,109 @@
-"""Comments on articles."""
+"""Comments on articles: the thread under an article, adding one, deleting one."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, Table, bindparam, delete, exists, false, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.articles import _article_id
+from app.domain._sql import writing
 from app.domain.errors import Forbidden, Invalid, NotFound
-from app.domain.text import clean_text
-from app.domain.users import profile_of
-from app.domain.views import CommentView
-from app.models import Comment, Follow, User, utcnow
+from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
+from app.domain.records import CommentRecord, Profile
+from app.domain.text import clean_text, is_clean
+from app.models import Article, Comment, Follow, User, utcnow
 
-COMMENT_MAX = 10_000
+ARTICLES: Table = Article.__table__  # type: ignore[assignment]
+COMMENTS: Table = Comment.__table__  # type: ignore[assignment]
+USERS: Table = User.__table__  # type: ignore[assignment]
+FOLLOWS: Table = Follow.__table__  # type: ignore[assignment]
 
 
-async def add_comment(session: AsyncSession, author_id: int, slug: str, body: str | None
-                      ) -> CommentView:
-    if body is None or not body.strip():
-        raise Invalid({"body": ["can't be blank"]})
-    if len(body) > COMMENT_MAX:
-        raise Invalid({"body": [f"is too long (maximum is {COMMENT_MAX} characters)"]})
-    clean_text("body", body)
-    article_id = await _article_id(session, slug)
-    now = utcnow()
-    comment = Comment(body=body, article_id=article_id, author_id=author_id,
-                      created_at=now, updated_at=now)
-    session.add(comment)
-    author = await session.get(User, author_id)
-    if author is None:
-        raise NotFound("user")
-    await session.flush()
-    view = CommentView(id=comment.id, body=comment.body, created_at=comment.created_at,
-                       updated_at=comment.updated_at, author=profile_of(author, False))
-    await session.commit()
-    return view
+@cache
+def _thread(by: str, signed_in: bool) -> Select[Any]:
+    """Comments with their authors, oldest first, by ``:article_id``, by ``:slug`` (with the
+    article's id first, and one row of NULLs when it has no comment: an unknown slug gives no row)
+    or by the comment's ``:id``."""
+    c, u = COMMENTS, USERS
+    following = exists().where(FOLLOWS.c.follower_id == bindparam("viewer"),
+                               FOLLOWS.c.followee_id == c.c.author_id) if signed_in else false()
+    columns = [c.c.id, c.c.body, c.c.created_at, c.c.updated_at, u.c.username, u.c.bio, u.c.image,
+               following.label("following")]
+    if by == "slug":
+        a = ARTICLES
+        joined = a.outerjoin(c, c.c.article_id == a.c.id).outerjoin(u, u.c.id == c.c.author_id)
+        return (select(a.c.id.label("article_id"), *columns).select_from(joined)
+                .where(a.c.slug == bindparam("slug")).order_by(c.c.created_at, c.c.id))
+    where = c.c.article_id == bindparam("article_id") if by == "article" else c.c.id == bindparam("id")
+    return (select(null().label("article_id"), *columns).join_from(c, u, u.c.id == c.c.author_id)
+            .where(where).order_by(c.c.created_at, c.c.id))
+
+
+def _record(row: Any) -> CommentRecord:
+    _article_id, id_, body, created_at, updated_at, username, bio, image, following = row
+    return CommentRecord(id=id_, body=body, created_at=created_at, updated_at=updated_at,
+                         author=Profile(username=username, bio=bio, image=image,
+                                        following=bool(following)))
+
+
+async def comments_on(session: AsyncSession, article_id: int, viewer_id: int | None = None
+                      ) -> list[CommentRecord]:
+    """The thread under an article already found (the article page has its id)."""
+    rows = await session.execute(_thread("article", viewer_id is not None),
+                                 {"article_id": article_id, "viewer": viewer_id})
+    return [_record(row) for row in rows]
 
 
 async def list_comments(session: AsyncSession, slug: str, viewer_id: int | None = None
-                        ) -> list[CommentView]:
-    """Oldest first, in one query (author and the viewer's follow flag joined in)."""
-    article_id = await _article_id(session, slug)
-    following = (
-        select(Follow.follower_id)
-        .where(Follow.follower_id == viewer_id, Follow.followee_id == Comment.author_id)
-        .exists()
-    )
-    rows = await session.execute(
-        select(Comment, User, following.label("following"))
-        .join(User, User.id == Comment.author_id)
-        .where(Comment.article_id == article_id)
-        .order_by(Comment.created_at, Comment.id)
-    )
-    return [
-        CommentView(id=c.id, body=c.body, created_at=c.created_at, updated_at=c.updated_at,
-                    author=profile_of(u, viewer_id is not None and bool(f)))
-        for c, u, f in rows
-    ]
+                        ) -> list[CommentRecord]:
+    """The thread under the article at ``slug``, in one statement (NotFound if no such article)."""
+    rows = (await session.execute(_thread("slug", viewer_id is not None),
+                                  {"slug": slug, "viewer": viewer_id})).all() if is_clean(slug) else []
+    if not rows:
+        raise NotFound("article")
+    return [_record(row) for row in rows if row.id is not None]
+
+
+async def add_comment(session: AsyncSession, author_id: int, slug: str, body: str | None
+                      ) -> CommentRecord:
+    if body is None or not body.strip():
+        raise Invalid({"body": [BLANK]})
+    if len(body) > COMMENT_MAX:
+        raise Invalid({"body": [too_long(COMMENT_MAX)]})
+    clean_text("body", body)
+    if not is_clean(slug):
+        raise NotFound("article")
+    now = utcnow()
+    async with writing(session):
+        stamp = literal(now, COMMENTS.c.created_at.type)
+        on_article = (select(literal(body), ARTICLES.c.id, literal(author_id), stamp, stamp)
+                      .where(ARTICLES.c.slug == slug))
+        comment_id = await session.scalar(
+            COMMENTS.insert().from_select(["body", "article_id", "author_id", "created_at", "updated_at"],
+                                          on_article).returning(COMMENTS.c.id))
+        if comment_id is None:
+            raise NotFound("article")
+        row = (await session.execute(_thread("id", False), {"id": comment_id})).one()
+    return _record(row)
 
 
 async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user_id: int, *,
                          as_admin: bool = False) -> None:
-    article_id = await _article_id(session, slug)
-    if not 0 < comment_id <= 2**31 - 1:
-        raise NotFound("comment")
-    comment = await session.scalar(
-        select(Comment).where(Comment.id == comment_id, Comment.article_id == article_id)
-    )
-    if comment is None:
-        raise NotFound("comment")
-    if comment.author_id != user_id and not as_admin:
-        raise Forbidden("comment")
-    await session.execute(delete(Comment).where(Comment.id == comment_id))
-    await session.commit()
-
+    if not is_clean(slug):
+        raise NotFound("article")
+    a, c = ARTICLES, COMMENTS
+    async with writing(session):
+        # The article, and the comment's author if the comment is on it: NotFound says which is missing.
+        found = (await session.execute(
+            select(a.c.id, c.c.author_id)
+            .select_from(a.outerjoin(c, (c.c.article_id == a.c.id) & (c.c.id == min(comment_id, ID_MAX))))
+            .where(a.c.slug == slug))).first()
+        if found is None:
+            raise NotFound("article")
+        if found.author_id is None or not 0 < comment_id <= ID_MAX:
+            raise NotFound("comment")
+        if found.author_id != user_id and not as_admin:
+            raise Forbidden("comment")
+        await session.execute(delete(Comment).where(Comment.id == comment_id))

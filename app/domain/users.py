@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import Table, bindparam, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import insert_ignore
+from app.domain._sql import end_reading, insert_ignore, writing
 from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound, check_all
+from app.domain.limits import (
+    BIO_MAX,
+    BLANK,
+    EMAIL_MAX,
+    IMAGE_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    too_long,
+    too_short,
+)
 from app.domain.passwords import hash_password, verify_password
+from app.domain.records import Account, Profile
 from app.domain.text import clean_text, is_clean
-from app.domain.views import Account, Profile
 from app.models import Follow, User
 
 # ASCII only: SQLite's lower() folds ASCII alone, and the unique index is on lower(username).
-USERNAME_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}$")
+USERNAME_RE = re.compile(rf"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{{1,{USERNAME_MAX}}}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PASSWORD_MIN, PASSWORD_MAX = 8, 256
-BIO_MAX, IMAGE_MAX, EMAIL_MAX = 10_000, 1024, 254
 
 
 class _Unset(enum.Enum):
@@ -53,22 +63,22 @@ def _blank(value: str | None) -> bool:
 
 def clean_username(value: str | None) -> str:
     if _blank(value):
-        raise Invalid({"username": ["can't be blank"]})
+        raise Invalid({"username": [BLANK]})
     assert value is not None
     value = value.strip()
     if not USERNAME_RE.match(value):
-        raise Invalid({"username": ["must be 1 to 64 letters, digits, '.', '_' or '-' "
+        raise Invalid({"username": [f"must be 1 to {USERNAME_MAX} letters, digits, '.', '_' or '-' "
                                     "(with at least one letter or digit)"]})
     return value
 
 
 def clean_email(value: str | None) -> str:
     if _blank(value):
-        raise Invalid({"email": ["can't be blank"]})
+        raise Invalid({"email": [BLANK]})
     assert value is not None
     value = clean_text("email", value.strip().lower())
     if len(value) > EMAIL_MAX:
-        raise Invalid({"email": [f"is too long (maximum is {EMAIL_MAX} characters)"]})
+        raise Invalid({"email": [too_long(EMAIL_MAX)]})
     if not EMAIL_RE.match(value):
         raise Invalid({"email": ["is invalid"]})
     return value
@@ -76,12 +86,12 @@ def clean_email(value: str | None) -> str:
 
 def clean_password(value: str | None) -> str:
     if value is None or value == "":
-        raise Invalid({"password": ["can't be blank"]})
+        raise Invalid({"password": [BLANK]})
     clean_text("password", value)
     if len(value) < PASSWORD_MIN:
-        raise Invalid({"password": [f"is too short (minimum is {PASSWORD_MIN} characters)"]})
+        raise Invalid({"password": [too_short(PASSWORD_MIN)]})
     if len(value) > PASSWORD_MAX:
-        raise Invalid({"password": [f"is too long (maximum is {PASSWORD_MAX} characters)"]})
+        raise Invalid({"password": [too_long(PASSWORD_MAX)]})
     return value
 
 
@@ -92,7 +102,7 @@ def _optional_text(field: str, value: str | None, limit: int) -> str | None:
     if field == "image":
         value = value.strip()
     if len(value) > limit:
-        raise Invalid({field: [f"is too long (maximum is {limit} characters)"]})
+        raise Invalid({field: [too_long(limit)]})
     clean_text(field, value)
     if field == "image" and not value.lower().startswith(("https://", "http://")):
         raise Invalid({"image": ["must be an http:// or https:// address"]})
@@ -122,35 +132,33 @@ async def _taken(session: AsyncSession, username: str | None, email: str | None,
     return taken
 
 
-async def _commit_unique(session: AsyncSession, username: str | None, email: str | None,
-                         except_id: int | None = None) -> None:
-    """Commit; a unique violation from a concurrent writer becomes a Conflict, not a 500."""
+async def _conflict(session: AsyncSession, error: IntegrityError, username: str | None,
+                    email: str | None, except_id: int | None = None) -> Conflict:
+    """A unique violation from a concurrent writer, as the Conflict it is (which value is taken)."""
+    taken = await _taken(session, username, email, except_id)
+    if not taken:
+        raise error
+    return Conflict(*taken)
+
+
+async def _add_user(session: AsyncSession, **fields: Any) -> Account:
     try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(*(await _taken(session, username, email, except_id) or ["username"])) from None
-
-
-async def _end_read(session: AsyncSession) -> None:
-    """End the (read-only) transaction before slow CPU work, so SQLite's write lock is free."""
-    await session.rollback()
+        async with writing(session):
+            user = User(**fields)
+            session.add(user)
+            await session.flush()
+    except IntegrityError as error:
+        raise await _conflict(session, error, fields["username"], fields["email"]) from None
+    return account_of(user)
 
 
 async def create_user(session: AsyncSession, *, username: str, email: str, password_hash: str,
                       bio: str | None = None, image: str | None = None,
                       is_admin: bool = False) -> Account:
-    """Add a user whose password is already hashed (seeding, admin tools). Commits."""
-    username, email = clean_username(username), clean_email(email)
-    taken = await _taken(session, username, email)
-    if taken:
-        raise Conflict(*taken)
-    user = User(username=username, email=email, password_hash=password_hash,
-                bio=_optional_text("bio", bio, BIO_MAX),
-                image=_optional_text("image", image, IMAGE_MAX), is_admin=is_admin)
-    session.add(user)
-    await _commit_unique(session, username, email)
-    return account_of(user)
+    """Add a user whose password is already hashed (seeding, admin tools)."""
+    return await _add_user(session, username=clean_username(username), email=clean_email(email),
+                           password_hash=password_hash, bio=_optional_text("bio", bio, BIO_MAX),
+                           image=_optional_text("image", image, IMAGE_MAX), is_admin=is_admin)
 
 
 async def register(session: AsyncSession, *, username: str | None, email: str | None,
@@ -159,28 +167,42 @@ async def register(session: AsyncSession, *, username: str | None, email: str | 
                                           lambda: clean_email(email),
                                           lambda: clean_password(password))
     taken = await _taken(session, username, email)
-    if taken:  # checked before hashing, so a taken name costs no CPU
+    if taken:  # checked before hashing, so a taken name costs no CPU (a race is caught on insert)
         raise Conflict(*taken)
-    await _end_read(session)
-    return await create_user(session, username=username, email=email,
-                             password_hash=await hash_password(password))
+    await end_reading(session)
+    return await _add_user(session, username=username, email=email,
+                           password_hash=await hash_password(password))
 
 
 async def authenticate(session: AsyncSession, *, email: str | None, password: str | None) -> Account:
-    if _blank(email) or not password or not is_clean(email or "") or not is_clean(password):
+    blank = {}
+    if _blank(email):
+        blank["email"] = [BLANK]
+    if not password:  # spaces may be a password; only nothing is blank
+        blank["password"] = [BLANK]
+    if blank:
+        raise Invalid(blank)
+    assert email is not None and password is not None
+    if not is_clean(email) or not is_clean(password):
         raise InvalidCredentials()
-    assert email is not None
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     account, password_hash = (account_of(user), user.password_hash) if user else (None, None)
-    await _end_read(session)  # (expires ``user``: read above what is needed below)
+    await end_reading(session)
     if not await verify_password(password_hash, password) or account is None:
         raise InvalidCredentials()
     return account
 
 
+USERS: Table = User.__table__  # type: ignore[assignment]
+ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
+                   USERS.c.is_admin, USERS.c.created_at)
+# Every request of a signed-in user runs it: built once, run with a parameter.
+ACCOUNT_BY_ID = select(*ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("user_id"))
+
+
 async def get_account(session: AsyncSession, user_id: int) -> Account | None:
-    user = await session.get(User, user_id)
-    return account_of(user) if user else None
+    row = (await session.execute(ACCOUNT_BY_ID, {"user_id": user_id})).first()
+    return Account(*row) if row else None
 
 
 async def update_account(
@@ -193,13 +215,11 @@ async def update_account(
     bio: str | _Unset | None = UNSET,
     image: str | _Unset | None = UNSET,
 ) -> Account:
-    """Partial update: UNSET fields stay; None or "" clears bio and image; commits."""
+    """Partial update: UNSET fields stay (at least one must be given); None or "" clears bio and
+    image."""
+    if all(value is UNSET for value in (username, email, password, bio, image)):
+        raise Invalid({"user": ["must include at least one field to change"]})
     new_password = None if password is UNSET else clean_password(password)
-    # Hashed before the transaction starts, so no lock is held during the slow hash.
-    new_hash = None if new_password is None else await hash_password(new_password)
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("user")
     new_username = None if username is UNSET else clean_username(username)
     new_email = None if email is UNSET else clean_email(email)
     new_bio = UNSET if bio is UNSET else _optional_text("bio", bio, BIO_MAX)
@@ -207,17 +227,27 @@ async def update_account(
     taken = await _taken(session, new_username, new_email, except_id=user_id)
     if taken:
         raise Conflict(*taken)
-    if new_username is not None:
-        user.username = new_username
-    if new_email is not None:
-        user.email = new_email
-    if new_hash is not None:
-        user.password_hash = new_hash
-    if new_bio is not UNSET:
-        user.bio = new_bio
-    if new_image is not UNSET:
-        user.image = new_image
-    await _commit_unique(session, new_username, new_email, except_id=user_id)
+    await end_reading(session)
+    # Hashed before the write transaction starts, so no lock is held during the slow hash.
+    new_hash = None if new_password is None else await hash_password(new_password)
+    try:
+        async with writing(session):
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound("user")
+            if new_username is not None:
+                user.username = new_username
+            if new_email is not None:
+                user.email = new_email
+            if new_hash is not None:
+                user.password_hash = new_hash
+            if new_bio is not UNSET:
+                user.bio = new_bio
+            if new_image is not UNSET:
+                user.image = new_image
+            await session.flush()
+    except IntegrityError as error:
+        raise await _conflict(session, error, new_username, new_email, except_id=user_id) from None
     return account_of(user)
 
 
@@ -225,25 +255,22 @@ async def set_admin(session: AsyncSession, username: str, is_admin: bool) -> Acc
     user = await _user_by_username(session, username)
     if user is None:
         raise NotFound("profile")
-    user.is_admin = is_admin
-    await session.commit()
+    async with writing(session):
+        user.is_admin = is_admin
     return account_of(user)
 
 
-async def is_following(session: AsyncSession, viewer_id: int | None, user_id: int) -> bool:
-    if viewer_id is None:
-        return False
-    found = await session.scalar(
-        select(exists().where(Follow.follower_id == viewer_id, Follow.followee_id == user_id))
-    )
-    return bool(found)
-
-
 async def get_profile(session: AsyncSession, username: str, viewer_id: int | None = None) -> Profile:
-    user = await _user_by_username(session, username)
-    if user is None:
+    """A user as ``viewer_id`` sees them, in one statement."""
+    if not USERNAME_RE.match(username):
         raise NotFound("profile")
-    return profile_of(user, await is_following(session, viewer_id, user.id))
+    following = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == User.id) \
+        if viewer_id is not None else false()
+    row = (await session.execute(select(User.username, User.bio, User.image, following)
+                                 .where(func.lower(User.username) == username.lower()))).first()
+    if row is None:
+        raise NotFound("profile")
+    return Profile(*row)
 
 
 async def follow(session: AsyncSession, viewer_id: int, username: str) -> Profile:
@@ -252,8 +279,8 @@ async def follow(session: AsyncSession, viewer_id: int, username: str) -> Profil
         raise NotFound("profile")
     if user.id == viewer_id:
         raise Invalid({"profile": ["cannot follow yourself"]})
-    await insert_ignore(session, Follow, follower_id=viewer_id, followee_id=user.id)
-    await session.commit()
+    async with writing(session):
+        await insert_ignore(session, Follow, follower_id=viewer_id, followee_id=user.id)
     return profile_of(user, True)
 
 
@@ -261,8 +288,7 @@ async def unfollow(session: AsyncSession, viewer_id: int, username: str) -> Prof
     user = await _user_by_username(session, username)
     if user is None:
         raise NotFound("profile")
-    await session.execute(
-        delete(Follow).where(Follow.follower_id == viewer_id, Follow.followee_id == user.id)
-    )
-    await session.commit()
+    async with writing(session):
+        await session.execute(
+            delete(Follow).where(Follow.follower_id == viewer_id, Follow.followee_id == user.id))
     return profile_of(user, False)

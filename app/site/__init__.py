@@ -1,29 +1,59 @@
-"""The server-rendered site: the ``site``, ``auth`` and ``admin`` blueprints, CSRF, Jinja filters.
+"""The server-rendered site: the ``site``, ``auth`` and ``admin`` blueprints, defined here with their
+hooks (the signed-in user from the session cookie, CSRF on every POST), and the Jinja filters.
 
-``init_app`` is called by the application factory, Flask-extension style.
+Only these blueprints load a user from the cookie or check CSRF: the JSON API authenticates by token,
+and the health probes and static files need neither. ``init_app`` is called by the application
+factory, Flask-extension style; the route modules are imported at the end (they use the blueprints).
 """
 
 from __future__ import annotations
 
-from quart import Quart
+from quart import Blueprint, Quart
 
-from app.site import admin, articles, auth, pages, rendering
-from app.site.common import DEFAULT_PAGE_SIZE, csrf
+from app.domain import Forbidden, NotFound
+from app.site.common import (
+    DEFAULT_PAGE_SIZE,
+    SessionInterface,
+    check_csrf,
+    csrf,
+    domain_error_page,
+    load_signed_in_user,
+)
 
-__all__ = ["articles", "init_app"]  # articles: imported for its routes on the site blueprint
+blueprint = Blueprint("site", __name__)
+auth_blueprint = Blueprint("auth", __name__)
+admin_blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+for _face in (blueprint, auth_blueprint, admin_blueprint):
+    _face.before_request(load_signed_in_user)
+    _face.before_request(check_csrf)
+    _face.register_error_handler(NotFound, domain_error_page)
+    _face.register_error_handler(Forbidden, domain_error_page)
 
 
 def init_app(app: Quart) -> None:
     app.config.setdefault("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE)
-    # CSRF is checked by the site's own blueprints (common.check_csrf), not app-wide: the JSON API
+    # CSRF is checked by the site's own blueprints (check_csrf), not app-wide: the JSON API
     # authenticates by token and never reads the cookie, so a CSRF token means nothing there.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     # The token is bound to the session (a random secret in it), so it lives as long as the
     # session; sign-in and sign-out replace the session. A timed token would turn a page left
     # open for an hour into a 400 on the next click.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    csrf.init_app(app)  # also gives templates csrf_token()
+    app.session_interface = SessionInterface()
+    csrf.init_app(app)
+    # quart-wtf also adds a plain (not async) context processor, which Quart runs in a worker
+    # thread on every render; the templates use the csrf_token() global it sets up instead.
+    app.template_context_processors[None] = [
+        processor for processor in app.template_context_processors[None]
+        if getattr(processor, "__module__", "") != "quart_wtf.csrf"]
     rendering.init_app(app)
-    app.register_blueprint(pages.blueprint)
-    app.register_blueprint(auth.blueprint)
-    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(blueprint)
+    app.register_blueprint(auth_blueprint)
+    app.register_blueprint(admin_blueprint)
+
+
+from app.site import admin, articles, auth, pages, rendering  # noqa: E402  (routes on the blueprints)
+
+__all__ = ["admin", "admin_blueprint", "articles", "auth", "auth_blueprint", "blueprint", "init_app",
+           "pages"]

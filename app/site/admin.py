@@ -3,24 +3,20 @@ or comment. Every route is admin_required: anonymous visitors sign in first, oth
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Forbidden, NotFound, admin, articles, users
+from app.domain import admin, articles, users
+from app.domain.limits import ID_MAX
+from app.site import admin_blueprint as blueprint
 from app.site.common import (
     admin_required,
-    check_csrf,
-    domain_error_page,
     form_next,
     requested_page,
     signed_in_user,
 )
 
-blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-blueprint.before_request(check_csrf)
-blueprint.register_error_handler(NotFound, domain_error_page)
-blueprint.register_error_handler(Forbidden, domain_error_page)
 SEARCH_MAX = 100
 
 
@@ -77,14 +73,14 @@ async def delete_article(slug: str) -> ResponseReturnValue:
 @admin_required
 async def comment_list() -> ResponseReturnValue:
     pager = requested_page()
-    result = await admin.list_comments(get_db(), limit=pager.size, offset=pager.offset)
+    result = await admin.recent_comments(get_db(), limit=pager.size, offset=pager.offset)
     return await render_template(
         "admin/comments.html", result=result, section="comments", page_args={},
         pager=pager.counted(result.total),
     )
 
 
-@blueprint.post("/comments/<int(max=2147483647):comment_id>/delete")
+@blueprint.post(f"/comments/<int(max={ID_MAX}):comment_id>/delete")
 @admin_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     back = await form_next(url_for("admin.comment_list"))

@@ -7,7 +7,9 @@ from quart.typing import ResponseReturnValue
 
 from app.db import get_db
 from app.domain import Conflict, Forbidden, Invalid, articles, comments
-from app.domain.views import ArticleView
+from app.domain.limits import ID_MAX
+from app.domain.records import ArticleRecord
+from app.site import blueprint
 from app.site.common import (
     add_errors,
     current_user,
@@ -16,7 +18,6 @@ from app.site.common import (
     signed_in_user,
 )
 from app.site.forms import ArticleForm, CommentForm, tags_text
-from app.site.pages import blueprint
 from app.site.rendering import prerender
 
 TAG_ERRORS = {"tagList": "tags"}  # the domain names the field as the JSON API does
@@ -27,11 +28,11 @@ async def article(slug: str) -> ResponseReturnValue:
     user = current_user()
     viewer_id = user.id if user else None
     db = get_db()
-    view = await articles.get_article(db, slug, viewer_id)
-    thread = await comments.list_comments(db, slug, viewer_id)
-    await prerender([view.body, *(c.body for c in thread)])
+    record = await articles.get_article(db, slug, viewer_id)
+    thread = await comments.comments_on(db, record.id, viewer_id)
+    await prerender([record.body, *(c.body for c in thread)])
     form = await CommentForm.create_form() if user else None
-    return await render_template("site/article.html", article=view, comments=thread, form=form)
+    return await render_template("site/article.html", article=record, comments=thread, form=form)
 
 
 @blueprint.post("/article/<slug>/comments")
@@ -48,14 +49,13 @@ async def add_comment(slug: str) -> ResponseReturnValue:
             return redirect(url_for("site.article", slug=slug, _anchor=f"comment-{comment.id}"))
     # Invalid: the article page again, with the error beside the comment box (a GET reads it).
     db = get_db()
-    view = await articles.get_article(db, slug, signed_in_user().id)
-    thread = await comments.list_comments(db, slug, signed_in_user().id)
-    await db.rollback()  # end the writer's transaction: SQLite's lock is not held while rendering
-    await prerender([view.body, *(c.body for c in thread)])
-    return await render_template("site/article.html", article=view, comments=thread, form=form)
+    record = await articles.get_article(db, slug, signed_in_user().id)
+    thread = await comments.comments_on(db, record.id, signed_in_user().id)
+    await prerender([record.body, *(c.body for c in thread)])
+    return await render_template("site/article.html", article=record, comments=thread, form=form)
 
 
-@blueprint.post("/article/<slug>/comments/<int(max=2147483647):comment_id>/delete")
+@blueprint.post(f"/article/<slug>/comments/<int(max={ID_MAX}):comment_id>/delete")
 @login_required
 async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
     user = signed_in_user()
@@ -95,14 +95,14 @@ async def new_article() -> ResponseReturnValue:
     form = await ArticleForm.create_form()
     if await form.validate_on_submit():
         try:
-            view = await articles.create_article(
+            record = await articles.create_article(
                 get_db(), signed_in_user().id, title=form.title.data,
                 description=form.description.data, body=form.body.data, tags=form.tag_list())
         except (Invalid, Conflict) as error:
             add_errors(form, error, TAG_ERRORS)
         else:
             await flash("Your article is published.", "success")
-            return redirect(url_for("site.article", slug=view.slug))
+            return redirect(url_for("site.article", slug=record.slug))
     return await render_template("site/editor.html", form=form, article=None)
 
 
@@ -111,7 +111,7 @@ async def new_article() -> ResponseReturnValue:
 async def edit_article(slug: str) -> ResponseReturnValue:
     user = signed_in_user()
     db = get_db()
-    current: ArticleView = await articles.get_article(db, slug, user.id)
+    current: ArticleRecord = await articles.get_article(db, slug, user.id)
     if current.author.username != user.username:
         # Checked on GET as well: nobody sees an editor they could not save.
         raise Forbidden("article")
@@ -121,14 +121,13 @@ async def edit_article(slug: str) -> ResponseReturnValue:
     if await form.validate_on_submit():
         try:
             # update_article checks the author again, inside its own transaction.
-            view = await articles.update_article(
+            record = await articles.update_article(
                 db, slug, user.id, title=form.title.data, description=form.description.data,
                 body=form.body.data, tags=form.tag_list())
         except (Invalid, Conflict) as error:
             add_errors(form, error, TAG_ERRORS)
         else:
             await flash("Your article is updated.", "success")
-            return redirect(url_for("site.article", slug=view.slug))
-    await db.rollback()  # end the writer's transaction: SQLite's lock is not held while rendering
+            return redirect(url_for("site.article", slug=record.slug))
     return await render_template("site/editor.html", form=form, article=current)
 

@@ -1,42 +1,16 @@
-"""Sign up, sign in, sign out, and the hook that loads ``g.user`` from the session cookie."""
+"""Sign up, sign in and sign out (the ``auth`` blueprint)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from app.db import SAFE_METHODS, get_db
+from app.db import get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, users
-from app.domain.views import Account
-from app.errors import is_api_path
-from app.site.common import add_errors, check_csrf, current_user, safe_next
+from app.domain.records import Account
+from app.site import auth_blueprint as blueprint
+from app.site.common import add_errors, current_user, safe_next
 from app.site.forms import SignInForm, SignUpForm
-
-blueprint = Blueprint("auth", __name__)
-blueprint.before_request(check_csrf)
-
-
-@blueprint.before_app_request
-async def load_signed_in_user() -> None:
-    """``g.user`` for every page (None when anonymous), with one query and only with a cookie.
-
-    The JSON API never trusts the cookie (it authenticates by token), and static files need no
-    user, so neither pays for the lookup.
-    """
-    if is_api_path():
-        return
-    g.user = None
-    user_id = session.get("user_id")
-    if user_id is None or request.endpoint == "static":
-        return
-    db = get_db()
-    g.user = await users.get_account(db, int(user_id))
-    if g.user is None:  # the account was deleted: forget it
-        session.clear()
-    if request.method not in SAFE_METHODS:
-        # End the transaction now: on SQLite a writer's session began with BEGIN IMMEDIATE, and
-        # the lock must not be held while the form is read or a password is hashed.
-        await db.rollback()
 
 
 def _sign_in(account: Account) -> None:

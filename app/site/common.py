@@ -7,10 +7,12 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from quart import abort, current_app, g, redirect, request, url_for
+from itsdangerous import URLSafeTimedSerializer
+from quart import abort, current_app, g, redirect, request, session, url_for
+from quart.sessions import SecureCookieSessionInterface
 from quart.typing import ResponseReturnValue
 from quart_wtf import CSRFProtect, QuartForm
 from werkzeug.exceptions import Forbidden as HTTPForbidden
@@ -18,20 +20,47 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from app.domain import DomainError, NotFound
-from app.domain.views import Account
+from app.db import get_db
+from app.domain import DomainError, NotFound, users
+from app.domain.records import Account
 
 P = ParamSpec("P")
 R = TypeVar("R")
 View = Callable[P, Awaitable[R]]
 
 csrf = CSRFProtect()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Quart's signed-cookie sessions, with the signer made once per secret rather than once per
+    request (opening the session runs for every request, the health probe's included)."""
+
+    def __init__(self) -> None:
+        self._signers: dict[tuple[str, ...], URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Any) -> URLSafeTimedSerializer | None:
+        keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)
+        if keys not in self._signers:
+            self._signers[keys] = super().get_signing_serializer(app)
+        return self._signers[keys]
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE = 100_000
 
 
+async def load_signed_in_user() -> None:
+    """before_request of the site's blueprints: ``g.user`` (None when anonymous), with one query
+    and only when the session cookie names a user."""
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    g.user = await users.get_account(get_db(), int(user_id))
+    if g.user is None:  # the account was deleted: forget it
+        session.clear()
+
+
 def current_user() -> Account | None:
-    """``g.user`` as loaded by the auth blueprint's before_app_request hook (None: anonymous)."""
+    """``g.user`` as the site's hook loaded it (None: anonymous)."""
     user: Account | None = g.get("user")
     return user
 

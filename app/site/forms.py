@@ -1,5 +1,6 @@
-"""WTForms forms of the site. Each carries the CSRF token (quart-wtforms); the domain layer does
-the real validation, and its messages are put beside the same fields (common.add_errors)."""
+"""WTForms forms of the site. Each carries the CSRF token (quart-wtforms) and says which fields must
+be filled in; everything else (lengths, formats, what is taken) is the domain's to judge, and its
+messages are put beside the same fields (common.add_errors), in the words the API uses too."""
 
 from __future__ import annotations
 
@@ -16,47 +17,39 @@ from wtforms import (  # type: ignore[import-untyped]
     TextAreaField,
     URLField,
 )
-from wtforms.validators import InputRequired, Length, Optional  # type: ignore[import-untyped]
+from wtforms.validators import InputRequired, Optional  # type: ignore[import-untyped]
 
-from app.domain.articles import BODY_MAX, DESCRIPTION_MAX, TITLE_MAX
-from app.domain.comments import COMMENT_MAX
-from app.domain.users import BIO_MAX, EMAIL_MAX, IMAGE_MAX, PASSWORD_MAX, PASSWORD_MIN
+from app.domain.limits import BLANK
 
-BLANK = "can't be blank"
+FILLED = [InputRequired(BLANK)]
 
 
 class SignInForm(QuartForm):
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
-    password = PasswordField("Password", validators=[InputRequired(BLANK), Length(max=PASSWORD_MAX)])
+    email = EmailField("Email", validators=FILLED)
+    password = PasswordField("Password", validators=FILLED)
     next = HiddenField()
 
 
 class SignUpForm(QuartForm):
-    username = StringField("Username", validators=[InputRequired(BLANK), Length(max=64)])
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
-    password = PasswordField("Password", validators=[
-        InputRequired(BLANK), Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
-                                     message=f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")])
+    username = StringField("Username", validators=FILLED)
+    email = EmailField("Email", validators=FILLED)
+    password = PasswordField("Password", validators=FILLED)
     next = HiddenField()
 
 
 class SettingsForm(QuartForm):
-    image = URLField("Picture URL", validators=[Optional(), Length(max=IMAGE_MAX)])
-    username = StringField("Username", validators=[InputRequired(BLANK), Length(max=64)])
-    bio = TextAreaField("Bio", validators=[Optional(), Length(max=BIO_MAX)])
-    email = EmailField("Email", validators=[InputRequired(BLANK), Length(max=EMAIL_MAX)])
-    password = PasswordField("New password", validators=[
-        Optional(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
-                           message=f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")])
+    image = URLField("Picture URL", validators=[Optional()])
+    username = StringField("Username", validators=FILLED)
+    bio = TextAreaField("Bio", validators=[Optional()])
+    email = EmailField("Email", validators=FILLED)
+    password = PasswordField("New password", validators=[Optional()])
 
 
 class ArticleForm(QuartForm):
-    title = StringField("Title", validators=[InputRequired(BLANK), Length(max=TITLE_MAX)])
-    description = StringField("Description",
-                              validators=[InputRequired(BLANK), Length(max=DESCRIPTION_MAX)])
-    body = TextAreaField("Body",
-                         validators=[InputRequired(BLANK), Length(max=BODY_MAX)])
-    tags = StringField("Tags", validators=[Optional(), Length(max=2000)])
+    title = StringField("Title", validators=FILLED)
+    description = StringField("Description", validators=FILLED)
+    body = TextAreaField("Body", validators=FILLED)
+    tags = StringField("Tags", validators=[Optional()])
 
     def tag_list(self) -> list[str]:
         return parse_tags(self.tags.data or "")
@@ -80,6 +73,5 @@ def tags_text(tags: list[str]) -> str:
 
 
 class CommentForm(QuartForm):
-    body = TextAreaField("Comment", validators=[InputRequired(BLANK),
-                                                           Length(max=COMMENT_MAX)])
+    body = TextAreaField("Comment", validators=FILLED)
 

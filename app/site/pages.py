@@ -6,17 +6,16 @@ Views stay thin: read the request, call one or two domain functions, render or r
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, users
+from app.domain import Conflict, Invalid, articles, users
 from app.domain.users import UNSET
+from app.site import blueprint
 from app.site.common import (
     add_errors,
-    check_csrf,
     current_user,
-    domain_error_page,
     form_next,
     here,
     login_required,
@@ -26,10 +25,6 @@ from app.site.common import (
 )
 from app.site.forms import SettingsForm
 
-blueprint = Blueprint("site", __name__)
-blueprint.before_request(check_csrf)
-blueprint.register_error_handler(NotFound, domain_error_page)
-blueprint.register_error_handler(Forbidden, domain_error_page)
 POPULAR_TAGS = 20
 
 
