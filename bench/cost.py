@@ -125,7 +125,7 @@ def _first(base: str) -> dict[str, str]:
 
 
 def run_backend(backend: str, rounds: int, seconds: float, connections: int, workers: int,
-                work: Path) -> dict[str, Any]:
+                work: Path, targets: tuple[Target, ...] = TARGETS, scale: bool = True) -> dict[str, Any]:
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
     scaling: dict[str, list[dict[str, Any]]] = {"1": [], "2": []}
     with seeded_database(backend, work) as url, ExitStack() as stack:
@@ -142,7 +142,7 @@ def run_backend(backend: str, rounds: int, seconds: float, connections: int, wor
         values = _first(app.url)
         token = _sign_in(app.url)
         for round_number in range(rounds):
-            for target in TARGETS:
+            for target in targets:
                 path = target.path.format(**values)
                 headers = {"Authorization": f"Token {token}"} if target.signed_in else None
                 pair = [("app", app), ("floor", floor)] if target.floor else [("app", app)]
@@ -154,8 +154,9 @@ def run_backend(backend: str, rounds: int, seconds: float, connections: int, wor
                     print(f"{backend:10} round {round_number + 1} {label:5} {target.name:38} "
                           f"{result['cpu_ms']:6.2f} ms CPU/req {result['rps']:8.1f} req/s "
                           f"errors {result['errors']}", flush=True)
-        one = start(app_command(free_port(), 1), "app-1-worker")
-        for round_number in range(rounds):
+        for round_number in range(rounds if scale else 0):
+            if round_number == 0:
+                one = start(app_command(free_port(), 1), "app-1-worker")
             order = [("1", one), (str(workers), app)]
             for label, server in order if round_number % 2 == 0 else order[::-1]:
                 result = measure(server, "/api/articles?limit=20", seconds, connections)
@@ -188,6 +189,8 @@ def report(backend: str, data: dict[str, Any]) -> list[str]:
                       f"{median(app, 'p99_ms'):.1f} | {errors} |")
     scaling = data["scaling"]
     many = str(data["workers"])
+    if not scaling["1"]:
+        return lines
     gain = statistics.median(b["rps"] / a["rps"] for a, b in zip(scaling["1"], scaling[many], strict=True))
     lines += ["", f"`/api/articles?limit=20` with 1 worker: {median(scaling['1'], 'rps'):.0f} req/s "
               f"({median(scaling['1'], 'cpu_ms'):.2f} ms CPU/req); with {many}: "
@@ -206,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the markdown report here")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
+    parser.add_argument("--only", help="comma-separated words: measure only targets whose name has one "
+                        "(and skip the 1-worker comparison)")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="conduit-cost-") as tmp:
         for backend in backends:
+            targets = tuple(t for t in TARGETS if not args.only
+                            or any(word in t.name for word in args.only.split(",")))
             results[backend] = run_backend(backend, args.rounds, args.seconds, args.connections,
-                                           args.workers, Path(tmp))
+                                           args.workers, Path(tmp), targets, scale=not args.only)
     command = (f"python -m bench.cost --db {args.db} --rounds {args.rounds} --seconds {args.seconds:g} "
                f"--connections {args.connections} --workers {args.workers}")
     lines = ["## CPU per request: the app against the floor", "",

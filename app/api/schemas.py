@@ -3,10 +3,12 @@ and the functions that shape domain records into the JSON that goes out.
 
 Request models keep types. The fields the spec requires are documented as required but let through
 when missing, so that the domain reports every blank field at once ("can't be blank", 422), with the
-same words as on the site; every other judgement (too long, not allowed) is the domain's too. ``model_fields_set`` tells an omitted
-field from an explicit null in a partial update. Answers are plain dicts built here: the response
-models document them in OpenAPI and are checked against every answer in the test suite (see
-``app.api.common``), not on each request in production. Names are the spec's camelCase.
+same words as on the site; every other judgement (too long, not allowed) is the domain's too.
+``model_fields_set`` tells an omitted field from an explicit null in a partial update.
+
+Answers are plain dicts built here: the response models document them in OpenAPI and are checked
+against every answer in the test suite (``app.api.common.check_answers``), not on each request in
+production. Names are the spec's camelCase.
 """
 
 from __future__ import annotations

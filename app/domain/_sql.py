@@ -11,18 +11,19 @@ when the block ends and rolls back when it raises. Nothing depends on the HTTP m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.models import Base
 
 # An execution option the SQLite engine's "begin" hook reads (app.db): BEGIN IMMEDIATE, not BEGIN.
 WRITE_OPTION = "conduit_write"
+WRITING = "conduit_writing"  # in session.info while a writing() block runs
 
 
 @asynccontextmanager
@@ -33,12 +34,29 @@ async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     if dialect_of(session) == "postgresql":  # the engine's default is autocommit, for reads
         options["isolation_level"] = "READ COMMITTED"
     await session.connection(execution_options=options)
+    session.info[WRITING] = True
     try:
         yield session
     except BaseException:
         await session.rollback()
         raise
-    await session.commit()
+    else:
+        await session.commit()
+    finally:
+        session.info.pop(WRITING, None)
+
+
+async def read(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
+               ) -> Sequence[Any]:
+    """Every row of one read statement. Inside a write it runs in the write's transaction;
+    otherwise on a pooled connection of the session's engine, borrowed for this statement alone:
+    a request holds a connection only while the database works for it (not while it renders),
+    and skips the ORM session's bookkeeping, which a statement of plain columns does not need."""
+    if session.info.get(WRITING):
+        return (await session.execute(statement, params)).all()
+    engine: AsyncEngine = session.bind  # type: ignore[assignment]
+    async with engine.connect() as connection:
+        return (await connection.execute(statement, params)).all()
 
 
 async def end_reading(session: AsyncSession) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import article_queries as q
-from app.domain._sql import dialect_of, insert_for, insert_ignore, writing
+from app.domain._sql import dialect_of, insert_for, insert_ignore, read, writing
 from app.domain.article_queries import ARTICLES
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
 from app.domain.limits import (
@@ -86,10 +86,10 @@ def check_paging(limit: int, offset: int) -> None:
 
 async def _one(session: AsyncSession, by: str, key: Any, viewer_id: int | None) -> ArticleRecord:
     stmt = q.one_article(dialect_of(session), by, viewer_id is not None)
-    row = (await session.execute(stmt, {by: key, "viewer": viewer_id})).first()
-    if row is None:
+    rows = await read(session, stmt, {by: key, "viewer": viewer_id})
+    if not rows:
         raise NotFound("article")
-    return q.article_record(row)
+    return q.article_record(rows[0])
 
 
 async def get_article(session: AsyncSession, slug: str, viewer_id: int | None = None) -> ArticleRecord:
@@ -103,12 +103,11 @@ async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int |
     check_paging(limit, offset)
     names = tuple(name for name in q.FILTERS if name in filters)
     params = {**filters, "viewer": viewer_id, "limit": limit, "offset": offset}
-    rows = (await session.execute(q.article_page(dialect_of(session), names, viewer_id is not None),
-                                  params)).all()
+    rows = await read(session, q.article_page(dialect_of(session), names, viewer_id is not None), params)
     if rows:
         total = rows[0].total
     elif offset:  # past the end: the window count came back with no row to carry it
-        total = await session.scalar(q.article_count(names), params) or 0
+        total = (await read(session, q.article_count(names), params))[0][0]
     else:
         total = 0
     return Page(items=[q.article_record(row) for row in rows], total=total, limit=limit, offset=offset)
@@ -148,7 +147,7 @@ async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset
 
 async def tags_in_use(session: AsyncSession, limit: int | None = None) -> list[str]:
     """Tags on at least one article, most used first (the popular-tags sidebar and /api/tags)."""
-    return list((await session.scalars(q.tags_in_use(limit is not None), {"limit": limit})).all())
+    return [name for name, in await read(session, q.tags_in_use(limit is not None), {"limit": limit})]
 
 
 # Writes ---------------------------------------------------------------------------------------

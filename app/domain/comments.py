@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, delete, exists, false, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import writing
+from app.domain._sql import read, writing
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
 from app.domain.records import CommentRecord, Profile
@@ -51,16 +51,16 @@ def _record(row: Any) -> CommentRecord:
 async def comments_on(session: AsyncSession, article_id: int, viewer_id: int | None = None
                       ) -> list[CommentRecord]:
     """The thread under an article already found (the article page has its id)."""
-    rows = await session.execute(_thread("article", viewer_id is not None),
-                                 {"article_id": article_id, "viewer": viewer_id})
+    rows = await read(session, _thread("article", viewer_id is not None),
+                      {"article_id": article_id, "viewer": viewer_id})
     return [_record(row) for row in rows]
 
 
 async def list_comments(session: AsyncSession, slug: str, viewer_id: int | None = None
                         ) -> list[CommentRecord]:
     """The thread under the article at ``slug``, in one statement (NotFound if no such article)."""
-    rows = (await session.execute(_thread("slug", viewer_id is not None),
-                                  {"slug": slug, "viewer": viewer_id})).all() if is_clean(slug) else []
+    rows = await read(session, _thread("slug", viewer_id is not None),
+                      {"slug": slug, "viewer": viewer_id}) if is_clean(slug) else []
     if not rows:
         raise NotFound("article")
     return [_record(row) for row in rows if row.id is not None]

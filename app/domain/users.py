@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import end_reading, insert_ignore, writing
+from app.domain._sql import end_reading, insert_ignore, read, writing
 from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound, check_all
 from app.domain.limits import (
     BIO_MAX,
@@ -201,8 +201,8 @@ ACCOUNT_BY_ID = select(*ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("user_id"
 
 
 async def get_account(session: AsyncSession, user_id: int) -> Account | None:
-    row = (await session.execute(ACCOUNT_BY_ID, {"user_id": user_id})).first()
-    return Account(*row) if row else None
+    rows = await read(session, ACCOUNT_BY_ID, {"user_id": user_id})
+    return Account(*rows[0]) if rows else None
 
 
 async def update_account(
@@ -266,11 +266,12 @@ async def get_profile(session: AsyncSession, username: str, viewer_id: int | Non
         raise NotFound("profile")
     following = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == User.id) \
         if viewer_id is not None else false()
-    row = (await session.execute(select(User.username, User.bio, User.image, following)
-                                 .where(func.lower(User.username) == username.lower()))).first()
-    if row is None:
+    rows = await read(session, select(User.username, User.bio, User.image, following)
+                      .where(func.lower(User.username) == username.lower()))
+    if not rows:
         raise NotFound("profile")
-    return Profile(*row)
+    username_, bio, image, follows = rows[0]
+    return Profile(username=username_, bio=bio, image=image, following=bool(follows))
 
 
 async def follow(session: AsyncSession, viewer_id: int, username: str) -> Profile:
