@@ -34,7 +34,7 @@ twin: $(STAMP)
 # Async app vs WSGI twin under wrk at concurrency 1..1024, plus verified load-generator runs.
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey; }
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 test: $(STAMP) lint browser test-sqlite test-postgres
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask.templating import _default_template_ctx_processor as flask_default_processor
 from quart import Quart
 from quart.json.provider import DefaultJSONProvider
 
@@ -49,9 +50,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         contexts.init_app(app)
     errors.init_app(app)
     register_commands(app)
+    drop_flask_context_processor(app)
     app.json = JSONProvider(app)
     app.asgi_app = RefuseBeforeQuart(app.asgi_app)  # type: ignore[method-assign]
     return app
+
+
+def drop_flask_context_processor(app: Quart) -> None:
+    """Every blueprint carries Flask's default template context processor (``g``, ``request``,
+    ``session``), a plain function that Quart runs in a worker thread on every render of a
+    blueprint's page. Quart's own async one, app-wide, gives the templates the same names."""
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if p is not flask_default_processor]
 
 
 def configure(app: Quart, settings: Settings) -> None:

@@ -35,6 +35,7 @@ from bench.servers import (
     drop_pg_database,
     free_port,
     pg_url,
+    postgres_cpu_seconds,
     running_server,
 )
 from bench.wrk import wrk
@@ -102,10 +103,12 @@ def floor_command(port: int, workers: int) -> list[str]:
 
 def measure(server: Server, path: str, seconds: float, connections: int,
             headers: dict[str, str] | None = None) -> dict[str, Any]:
-    before = server.cpu_seconds()
+    before, database_before = server.cpu_seconds(), postgres_cpu_seconds()
     result = wrk(server.url + path, connections, seconds, headers=headers)
-    used = server.cpu_seconds() - before
-    result["cpu_ms"] = used * 1000 / result["requests"] if result["requests"] else float("nan")
+    used, database = server.cpu_seconds() - before, postgres_cpu_seconds() - database_before
+    served = result["requests"] or float("nan")
+    result["cpu_ms"] = used * 1000 / served
+    result["db_cpu_ms"] = database * 1000 / served
     return result
 
 
@@ -173,8 +176,8 @@ def median(results: list[dict[str, Any]], key: str) -> float:
 def report(backend: str, data: dict[str, Any]) -> list[str]:
     lines = [f"### {backend}", "",
              "| request | app CPU ms/req | floor CPU ms/req | ratio (median of rounds) | app req/s | "
-             "app p50 ms | app p99 ms | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "app p50 ms | app p99 ms | errors | PostgreSQL CPU ms/req (app) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, by_server in data["rows"].items():
         app = by_server["app"]
         floor = by_server.get("floor")
@@ -185,8 +188,9 @@ def report(backend: str, data: dict[str, Any]) -> list[str]:
             f"| {name} | {median(app, 'cpu_ms'):.2f} | "
             f"{median(floor, 'cpu_ms'):.2f} | {ratio:.2f}x |" if floor else
             f"| {name} | {median(app, 'cpu_ms'):.2f} | — | — |")
+        database = f"{median(app, 'db_cpu_ms'):.2f}" if backend == "postgresql" else "—"
         lines[-1] += (f" {median(app, 'rps'):.0f} | {median(app, 'p50_ms'):.1f} | "
-                      f"{median(app, 'p99_ms'):.1f} | {errors} |")
+                      f"{median(app, 'p99_ms'):.1f} | {errors} | {database} |")
     scaling = data["scaling"]
     many = str(data["workers"])
     if not scaling["1"]:
@@ -196,6 +200,12 @@ def report(backend: str, data: dict[str, Any]) -> list[str]:
               f"({median(scaling['1'], 'cpu_ms'):.2f} ms CPU/req); with {many}: "
               f"{median(scaling[many], 'rps'):.0f} req/s ({median(scaling[many], 'cpu_ms'):.2f} ms "
               f"CPU/req): **{gain:.2f}x** (median of the per-round ratios).", ""]
+    if backend == "postgresql":
+        app_ms, db_ms = median(scaling[many], "cpu_ms"), median(scaling[many], "db_cpu_ms")
+        lines += [f"With {many} workers each request also cost PostgreSQL {db_ms:.2f} ms of CPU on "
+                  f"the same {os.cpu_count()} cores: {app_ms + db_ms:.2f} ms in all, so these cores "
+                  f"top out near {1000 * (os.cpu_count() or 1) / (app_ms + db_ms):.0f} req/s "
+                  "before wrk takes its share.", ""]
     return lines
 
 

@@ -1,8 +1,12 @@
-"""Benchmark harness (`make bench`): the async app under Hypercorn versus the WSGI twin under
-gunicorn's threaded worker, measured with wrk, plus verified figures from the load generator.
+"""Benchmark harness (`make bench`, ``python -m bench.run``).
 
-Everything runs on 127.0.0.1, each measurement bounded by --seconds. Writes
-bench/results/<date>.md and a PNG plot of throughput and p99 against concurrency.
+1. What a request costs (``bench.cost``): server CPU ms per request of the app against the floor
+   server, SQLite and PostgreSQL, interleaved rounds: bench/results/<date>-cost.md.
+2. The async app under Hypercorn versus the WSGI twin under gunicorn's threaded worker, measured
+   with wrk, plus verified figures from the load generator: bench/results/<date>.md and a PNG plot
+   of throughput and p99 against concurrency.
+
+Everything runs on 127.0.0.1, each measurement bounded by --seconds.
 """
 
 from __future__ import annotations
@@ -10,90 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import cost
+from bench.servers import ROOT, free_port, running_server
+from bench.wrk import wrk
+
 BIN = Path(sys.executable).parent
 LEVELS = (1, 16, 64, 256, 1024)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"bench: server exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"bench: {url} did not come up in {seconds}s")
-
-
-@contextmanager
-def serve(argv: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(probe, proc, log)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
-
-
-def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
-    threads = max(1, min(connections, os.cpu_count() or 1))
-    # wrk applies --timeout only when an answer arrives: a slower one is counted as an error and
-    # left out of the percentiles. A timeout as long as the run keeps every answer in them.
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout",
-            f"{seconds}s", "--latency", url]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    total = re.search(r"(\d+) requests in", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, flags=re.MULTILINE))
-    return {
-        "command": " ".join(argv),
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "requests": int(total.group(1)) if total else 0,
-        "p50_ms": _ms(pct.get("50", "")),
-        "p99_ms": _ms(pct.get("99", "")),
-        "errors": (int(non2xx.group(1)) if non2xx else 0)
-        + (sum(int(x) for x in sock.groups()) if sock else 0),
-    }
 
 
 def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) -> dict[str, Any]:
@@ -157,6 +93,9 @@ def main() -> int:
                         help="seconds per measurement (wrk's timeout is half of it)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--threads", type=int, default=8, help="the WSGI twin's thread pool")
+    parser.add_argument("--cost-rounds", type=int, default=3,
+                        help="interleaved rounds of the CPU-per-request comparison (0: skip it)")
+    parser.add_argument("--cost-seconds", type=float, default=4, help="seconds per cost measurement")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     if not shutil.which("wrk"):
@@ -181,9 +120,15 @@ def main() -> int:
                 "--access-logfile", "/dev/null", "app.contexts.wsgi_twin:app"]
     rows: list[dict[str, Any]] = []
     verified: list[dict[str, Any]] = []
-    with serve(app_cmd, env, f"{app_url}/healthz", work / "app.log"), \
-            serve(twin_cmd, env, f"{twin_url}/contexts/echo?token=up&delay_ms=0",
-                  work / "twin.log"):
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    cost_failed = 0
+    if args.cost_rounds:
+        cost_failed = cost.main(["--rounds", str(args.cost_rounds), "--seconds", str(args.cost_seconds),
+                                 "--out", str(args.out / f"{stamp}-cost.md")])
+    with running_server(app_cmd, env=env, probe=f"{app_url}/healthz", log=work / "app.log",
+                        timeout=60), \
+            running_server(twin_cmd, env=env, probe=f"{twin_url}/contexts/echo?token=up&delay_ms=0",
+                           log=work / "twin.log", timeout=60):
         slug = json.load(urllib.request.urlopen(f"{app_url}/api/articles?limit=1"))[
             "articles"][0]["slug"]
         targets = [
@@ -210,7 +155,6 @@ def main() -> int:
                 print(f"loadgen {scenario}: {report['requests']} requests, "
                       f"{report['succeeded']} verified", flush=True)
 
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     png = args.out / f"{stamp}.png"
     plot(rows, png)
     lines = [
@@ -254,7 +198,8 @@ def main() -> int:
     md.write_text("\n".join(lines))
     print(f"wrote {md} and {png}")
     shutil.rmtree(work, ignore_errors=True)
-    return 1 if failures else 0  # the results are written, but a failed run is not a success
+    # The results are written, but a failed run is not a success.
+    return 1 if failures or cost_failed else 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
+import importlib
+import json
 import subprocess
 import sys
 import threading
@@ -15,17 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("bench.run")
 
 
 def test_the_harness_writes_a_table_and_a_plot(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "bench/run.py", "--levels", "2", "--seconds", "1",
-                             "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-m", "bench.run", "--levels", "2", "--seconds", "1",
+                             "--cost-rounds", "0", "--out", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     (table,) = tmp_path.glob("*.md")
     (png,) = tmp_path.glob("*.png")
@@ -38,6 +35,25 @@ def test_the_harness_writes_a_table_and_a_plot(tmp_path: Path) -> None:
     assert png.read_bytes().startswith(b"\x89PNG")
     rows = [line for line in text.splitlines() if line.startswith("| async echo")]
     assert float(rows[0].split("|")[4]) > 0  # requests per second were measured
+
+
+def test_the_cost_harness_measures_the_app_against_the_floor(tmp_path: Path) -> None:
+    """CPU per request from /proc for both servers, on the same seeded database, every answer 200."""
+    out = tmp_path / "cost.md"
+    result = subprocess.run([sys.executable, "-m", "bench.cost", "--db", "sqlite", "--rounds", "2",
+                             "--seconds", "1", "--only", "healthz,tags", "--out", str(out),
+                             "--json", str(tmp_path / "cost.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.read_text().splitlines()
+            if line.startswith("| GET ")}
+    assert set(rows) == {"GET /healthz", "GET /api/tags"}
+    for cells in rows.values():
+        app_ms, floor_ms, ratio = float(cells[2]), float(cells[3]), float(cells[4].strip(" x"))
+        assert app_ms > 0 and floor_ms > 0 and ratio > 0
+        assert int(cells[8]) == 0  # errors: every answer was a 2xx
+    figures = json.loads((tmp_path / "cost.json").read_text())["sqlite"]["rows"]
+    assert [len(figures["GET /api/tags"][server]) for server in ("app", "floor")] == [2, 2]
 
 
 def test_a_failed_generator_run_is_reported_not_left_empty(tmp_path: Path) -> None:

@@ -100,11 +100,17 @@ async def test_paging_and_ids_are_bounded(db: AsyncSession, client) -> None:
     assert response.status_code == 404
 
 
-async def test_image_must_be_a_web_address(db: AsyncSession) -> None:
+async def test_image_must_be_a_web_address_or_an_inline_raster_image(db: AsyncSession) -> None:
     account = await make_user(db, "pic")
-    with pytest.raises(Invalid) as caught:
-        await users.update_account(db, account.id, image="javascript:alert(1)")
-    assert caught.value.errors == {"image": ["must be an http:// or https:// address"]}
+    for hostile in ("javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=",
+                    "data:image/svg+xml;base64,PHN2Zz4=", "data:image/png,<script>"):
+        with pytest.raises(Invalid) as caught:
+            await users.update_account(db, account.id, image=hostile)
+        assert caught.value.errors == {"image": [
+            "must be an http:// or https:// address, or a data:image/png, jpeg, gif or webp URL "
+            "in base64"]}, hostile
+    inline = "data:image/png;base64,iVBORw0KGgo="
+    assert (await users.update_account(db, account.id, image=inline)).image == inline
     updated = await users.update_account(db, account.id, image=" https://img.example/a.png ")
     assert updated.image == "https://img.example/a.png"
 

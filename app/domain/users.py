@@ -31,6 +31,10 @@ from app.models import Follow, User
 # ASCII only: SQLite's lower() folds ASCII alone, and the unique index is on lower(username).
 USERNAME_RE = re.compile(rf"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{{1,{USERNAME_MAX}}}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A picture inline (the spec takes any string; front ends set these): only raster images in base64,
+# which a browser shows and never runs. No SVG (it can carry script), no javascript:, no HTML.
+INLINE_IMAGE_RE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}",
+                             re.IGNORECASE)
 
 
 class _Unset(enum.Enum):
@@ -104,8 +108,10 @@ def _optional_text(field: str, value: str | None, limit: int) -> str | None:
     if len(value) > limit:
         raise Invalid({field: [too_long(limit)]})
     clean_text(field, value)
-    if field == "image" and not value.lower().startswith(("https://", "http://")):
-        raise Invalid({"image": ["must be an http:// or https:// address"]})
+    if field == "image" and not (value.lower().startswith(("https://", "http://"))
+                                 or INLINE_IMAGE_RE.fullmatch(value)):
+        raise Invalid({"image": ["must be an http:// or https:// address, or a data:image/png, "
+                                 "jpeg, gif or webp URL in base64"]})
     return value
 
 

@@ -42,8 +42,11 @@ def init_app(app: Quart) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.session_interface = SessionInterface()
     csrf.init_app(app)
-    # quart-wtf also adds a plain (not async) context processor, which Quart runs in a worker
-    # thread on every render; the templates use the csrf_token() global it sets up instead.
+    # quart-wtf also adds an app-wide before_request that does nothing here (the check is off by
+    # default, and ours runs on the site's blueprints), and a plain context processor (Quart runs
+    # those in a worker thread on every render) for a "crsf_token" no template uses: both go.
+    app.before_request_funcs[None] = [hook for hook in app.before_request_funcs[None]
+                                      if hook.__name__ != "csrf_protect"]
     app.template_context_processors[None] = [
         processor for processor in app.template_context_processors[None]
         if getattr(processor, "__module__", "") != "quart_wtf.csrf"]
