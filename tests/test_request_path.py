@@ -65,7 +65,7 @@ async def test_pages_render_without_a_thread_hop(app: Quart, client, db: AsyncSe
         hops.append((func, args))
         return original(executor, func, *args)
 
-    loop.run_in_executor = counting  # type: ignore[method-assign]
+    loop.run_in_executor = counting  # type: ignore[method-assign,assignment]
     try:
         for path in ("/", "/?tag=python", f"/article/{made.slug}", "/profile/hop", "/login"):
             assert (await client.get(path)).status_code == 200, path
