@@ -88,8 +88,9 @@ class Server:
 
 
 def postgres_cpu_seconds() -> float:
-    """utime + stime of every PostgreSQL server process on this machine (what the database spent
-    for the requests, which the app's own figure leaves out)."""
+    """utime + stime of every PostgreSQL server process on this machine, and of the ones that have
+    exited (the postmaster's cutime + cstime): what the database spent for the requests, which the
+    app's own figure leaves out."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -101,7 +102,7 @@ def postgres_cpu_seconds() -> float:
             continue
         if head.endswith("(postgres"):
             fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(value) for value in fields[11:15])
     return total / CLOCK_TICKS
 
 

@@ -1,37 +1,19 @@
 """The RealWorld JSON API under /api: the JSON face of the domain layer the site also uses.
 
-The ``api`` blueprint (``common.blueprint``) owns its hooks: token auth (``common.load_user``), and
-CORS with the answer's final shape (``finish_response``). Nothing of it runs for the site, the lab or
-the health probes. Unknown /api routes never reach a blueprint: app/errors.py finishes those
-answers with ``finish_response`` too.
+The ``api`` blueprint and its hooks (token auth, CORS and the answer's final shape) are in
+``common``; nothing of them runs for the site, the lab or the health probes.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Quart
 from quart_cors import cors
 
-from app.api.common import blueprint, check_answers
+from app.api.common import CORS_KEY, blueprint, finish_response
 from app.config import Settings
 
-CORS_KEY = "conduit.api_cors"
+__all__ = ["finish_response", "init_app"]
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
-
-
-@blueprint.after_request
-async def finish_response(response: Response) -> Response:
-    """CORS for every /api answer, and no body description where there is no body."""
-    if request.method == "OPTIONS" and response.status_code == 200 and response.content_length == 0:
-        response.status_code = 204  # a preflight (or Allow) answer has no body to describe
-    if response.status_code == 204:  # no content: no content type, no length (RFC 9110)
-        response.headers.pop("Content-Type", None)
-        response.headers.pop("Content-Length", None)
-    response = await current_app.extensions[CORS_KEY](response)
-    if not response.headers.get("Access-Control-Expose-Headers"):
-        response.headers.pop("Access-Control-Expose-Headers", None)
-    if current_app.testing:
-        await check_answers(response)
-    return response
 
 
 def init_app(app: Quart) -> None:

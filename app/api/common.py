@@ -33,6 +33,7 @@ R = TypeVar("R")
 View = Callable[..., Awaitable[Any]]
 TOKEN_SCHEMES = ("token", "bearer")  # the spec says Token; Bearer costs nothing to accept
 ERRORS_ATTRIBUTE = "_conduit_error_statuses"  # read by app.api.docs
+CORS_KEY = "conduit.api_cors"  # app.extensions: the CORS hook built for this app's origins
 
 
 class ApiError(Exception):
@@ -193,6 +194,24 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
 def viewer_id() -> int | None:
     account: Account | None = g.get("user")
     return account.id if account else None
+
+
+@blueprint.after_request
+async def finish_response(response: Response) -> Response:
+    """after_request: CORS for every /api answer, no body description where there is no body,
+    and (in testing) the answer checked against what its route documents. app/errors.py runs it
+    too, for unknown /api routes, which never reach the blueprint."""
+    if request.method == "OPTIONS" and response.status_code == 200 and response.content_length == 0:
+        response.status_code = 204  # a preflight (or Allow) answer has no body to describe
+    if response.status_code == 204:  # no content: no content type, no length (RFC 9110)
+        response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Length", None)
+    response = await current_app.extensions[CORS_KEY](response)
+    if not response.headers.get("Access-Control-Expose-Headers"):
+        response.headers.pop("Access-Control-Expose-Headers", None)
+    if current_app.testing:
+        await check_answers(response)
+    return response
 
 
 # Request bodies, query strings and answers ----------------------------------------------------
