@@ -24,7 +24,7 @@ from app.db import get_database
 from app.domain.passwords import hash_password_sync
 from app.migrate import upgrade
 from app.models import ALL_TABLES
-from tests.support import (
+from bench.servers import (
     PG_ADMIN_URL,
     create_pg_database,
     drop_pg_database,

@@ -11,17 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.models import User
-from bench.servers import (
-    PG_ADMIN_URL,
-    create_pg_database,
-    drop_pg_database,
-    free_port,
-    pg_url,
-    running_server,
-)
-
-__all__ = ["PG_ADMIN_URL", "add_users", "count_queries", "create_pg_database", "drop_pg_database",
-           "free_port", "pg_url", "running_server"]
 
 
 @contextmanager

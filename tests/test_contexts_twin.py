@@ -11,8 +11,8 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
+from bench.servers import free_port, running_server
 from tests.contexts_support import fire
-from tests.support import free_port, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # as `make twin` runs it

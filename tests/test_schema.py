@@ -84,7 +84,7 @@ async def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(app: Quart) 
 
 async def test_downgrade_to_base_and_upgrade_again(backend: str, tmp_path) -> None:
     from app.migrate import downgrade, upgrade
-    from tests.support import create_pg_database, drop_pg_database, pg_url
+    from bench.servers import create_pg_database, drop_pg_database, pg_url
 
     name = f"conduit_migrate_{tmp_path.name[-12:]}".replace("-", "_").lower()
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else pg_url(name)

@@ -1,5 +1,6 @@
 """The operations both faces (site and API) use. They take an AsyncSession and plain values and
-return plain dataclasses; each write commits its own unit of work. No Quart import in here."""
+return plain records (``records``); each write runs in its own transaction (``_sql.writing``), and
+every limit on input is in ``limits``. No Quart import in here."""
 
 from app.domain.errors import (
     Conflict,
