@@ -90,8 +90,8 @@ async def test_a_read_never_waits_for_a_writer(app: Quart, client, db: AsyncSess
     async with engine.connect() as writer:
         if writer.dialect.name == "sqlite":
             await writer.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            await writer.execute(text("BEGIN"))
+        else:  # out of the engine's autocommit default, so that the rollback below is real
+            await writer.execution_options(isolation_level="READ COMMITTED")
             await writer.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
         try:
             response = await post(client, "/login", {"email": "reader@example.test",

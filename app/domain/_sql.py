@@ -23,7 +23,6 @@ from app.models import Base
 
 # An execution option the SQLite engine's "begin" hook reads (app.db): BEGIN IMMEDIATE, not BEGIN.
 WRITE_OPTION = "conduit_write"
-WRITING = "conduit_writing"  # in session.info while a writing() block runs
 
 
 @asynccontextmanager
@@ -34,25 +33,22 @@ async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     if dialect_of(session) == "postgresql":  # the engine's default is autocommit, for reads
         options["isolation_level"] = "READ COMMITTED"
     await session.connection(execution_options=options)
-    session.info[WRITING] = True
     try:
         yield session
     except BaseException:
         await session.rollback()
         raise
-    else:
-        await session.commit()
-    finally:
-        session.info.pop(WRITING, None)
+    await session.commit()
 
 
 async def read(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
                ) -> Sequence[Any]:
-    """Every row of one read statement. Inside a write it runs in the write's transaction;
-    otherwise on a pooled connection of the session's engine, borrowed for this statement alone:
-    a request holds a connection only while the database works for it (not while it renders),
-    and skips the ORM session's bookkeeping, which a statement of plain columns does not need."""
-    if session.info.get(WRITING):
+    """Every row of one read statement. Where the session already holds a connection (inside a
+    write, or after an ORM read) it runs there, so a request never holds two at once; otherwise on
+    a pooled connection of the session's engine, borrowed for this statement alone: a request
+    holds a connection only while the database works for it (not while it renders), and skips the
+    ORM session's bookkeeping, which a statement of plain columns does not need."""
+    if session.in_transaction():
         return (await session.execute(statement, params)).all()
     engine: AsyncEngine = session.bind  # type: ignore[assignment]
     async with engine.connect() as connection:
