@@ -47,7 +47,8 @@ async def error_response(status: int, name: str, description: str) -> Response:
 
             response = await finish_response(response)
         return response
-    if "user" not in g and status < 500:  # an unknown page: the site's navigation still knows you
+    if "user" not in g and status < 500 and request.endpoint != "static":
+        # An unknown page: the site's navigation still knows who you are.
         from app.site.common import load_signed_in_user
 
         await load_signed_in_user()

@@ -168,3 +168,23 @@ async def test_remembered_urls_are_the_urls(app: Quart, endpoint: str, values: d
     async with app.test_request_context("/"):
         first = cached_url_for(endpoint, **values)
         assert first == url_for(endpoint, **values) == cached_url_for(endpoint, **values)
+
+
+async def test_a_long_value_is_never_remembered(app: Quart) -> None:
+    """A ``next`` a visitor typed must not fill the URL cache (20 KB an entry, 4,096 entries)."""
+    from app.site import rendering
+
+    async with app.test_request_context("/"):
+        before = len(rendering._urls)
+        url = cached_url_for("auth.login", next="/" + "x" * 5000)
+        assert url.startswith("/login?next=") and len(url) > 5000
+        assert len(rendering._urls) == before
+
+
+async def test_the_lab_and_error_pages_know_who_is_signed_in(client, db: AsyncSession) -> None:
+    await make_user(db, "navi")
+    await sign_in(client, "navi")
+    for path, status in (("/contexts", 200), ("/no/such/page", 404)):
+        response = await client.get(path)
+        assert response.status_code == status
+        assert 'href="/profile/navi"' in (await response.get_data()).decode(), path

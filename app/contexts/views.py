@@ -20,6 +20,7 @@ from quart.utils import run_sync
 from app.contexts import background
 from app.contexts.explanation import explanation_html
 from app.contexts.params import IN_FLIGHT_HEADER, MAX_DELAY_MS, InFlight, LabInputError, parse_ms, parse_token
+from app.site.common import load_signed_in_user
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
 
@@ -42,6 +43,7 @@ async def _teardown(_exc: BaseException | None) -> None:
 
 @blueprint.get("")
 async def index() -> str:
+    await load_signed_in_user()  # the page has the site's navigation (the lab's JSON needs no user)
     html = await asyncio.to_thread(explanation_html)
     return await render_template("contexts/index.html", explanation=html, max_delay_ms=MAX_DELAY_MS)
 

@@ -35,10 +35,10 @@ async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     await session.connection(execution_options=options)
     try:
         yield session
+        await session.commit()
     except BaseException:
         await session.rollback()
         raise
-    await session.commit()
 
 
 async def read(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None

@@ -154,7 +154,9 @@ async def tags_in_use(session: AsyncSession, limit: int | None = None) -> list[s
 
 
 async def _tag_ids(session: AsyncSession, names: list[str]) -> list[int]:
-    for name in names:
+    # In one order for every writer: two articles tagged [a, b] and [b, a] at once must not
+    # deadlock on PostgreSQL, each holding the tag row the other waits for.
+    for name in sorted(names):
         await insert_ignore(session, Tag, name=name)
     if not names:
         return []
@@ -205,7 +207,7 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
                 assert article_id is not None
                 await _set_tags(session, article_id, tag_names)
                 return await _one(session, "id", article_id, author_id)
-        except IntegrityError as error:  # PostgreSQL says so at the INSERT, SQLite at commit
+        except IntegrityError as error:  # a concurrent writer took the slug: try a fresh one
             if not _slug_taken(error):
                 raise
     raise Conflict("slug")

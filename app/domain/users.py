@@ -138,13 +138,11 @@ async def _taken(session: AsyncSession, username: str | None, email: str | None,
     return taken
 
 
-async def _conflict(session: AsyncSession, error: IntegrityError, username: str | None,
-                    email: str | None, except_id: int | None = None) -> Conflict:
+async def _conflict(session: AsyncSession, username: str | None, email: str | None,
+                    except_id: int | None = None) -> Conflict:
     """A unique violation from a concurrent writer, as the Conflict it is (which value is taken)."""
-    taken = await _taken(session, username, email, except_id)
-    if not taken:
-        raise error
-    return Conflict(*taken)
+    # Whatever clashed may be gone again by now: the username is the only other unique value.
+    return Conflict(*(await _taken(session, username, email, except_id) or ["username"]))
 
 
 async def _add_user(session: AsyncSession, **fields: Any) -> Account:
@@ -153,8 +151,8 @@ async def _add_user(session: AsyncSession, **fields: Any) -> Account:
             user = User(**fields)
             session.add(user)
             await session.flush()
-    except IntegrityError as error:
-        raise await _conflict(session, error, fields["username"], fields["email"]) from None
+    except IntegrityError:
+        raise await _conflict(session, fields["username"], fields["email"]) from None
     return account_of(user)
 
 
@@ -252,8 +250,8 @@ async def update_account(
             if new_image is not UNSET:
                 user.image = new_image
             await session.flush()
-    except IntegrityError as error:
-        raise await _conflict(session, error, new_username, new_email, except_id=user_id) from None
+    except IntegrityError:
+        raise await _conflict(session, new_username, new_email, except_id=user_id) from None
     return account_of(user)
 
 

@@ -113,26 +113,32 @@ def avatar_url(image: str | None) -> str:
 
 
 URL_CACHE_SIZE = 4096
+URL_VALUE_MAX = 128  # characters: a longer value is not remembered
 _urls: OrderedDict[tuple[Any, ...], str] = OrderedDict()  # touched only on the event loop's thread
 
 
 def cached_url_for(endpoint: str, **values: Any) -> str:
     """``url_for`` for templates, remembered: a page links the same few routes dozens of times
     (every tag pill, author and article), and building a URL from the map costs more than a
-    quarter of a page's CPU. A relative URL depends only on the arguments and the app's root path;
-    anything else (``_external``, ``_anchor``..., values that cannot be a key) is built each time."""
+    quarter of a page's CPU. A relative URL depends only on the arguments and the app's root path.
+    Built each time instead: ``.relative`` endpoints (they depend on the blueprint), ``_external``,
+    ``_anchor``..., values that cannot be a key, and long ones (a ``next`` a visitor typed must not
+    fill the cache); the least recently used entry goes first."""
+    if endpoint.startswith(".") or any(
+            name.startswith("_") or (isinstance(value, str) and len(value) > URL_VALUE_MAX)
+            for name, value in values.items()):
+        return url_for(endpoint, **values)
     try:
         key = (request.root_path, endpoint, *sorted(values.items()))
-        hash(key)
-    except TypeError:
+        url = _urls.get(key)
+    except TypeError:  # a value that cannot be hashed
         return url_for(endpoint, **values)
-    if any(name.startswith("_") for name in values):
-        return url_for(endpoint, **values)
-    url = _urls.get(key)
     if url is None:
         url = _urls[key] = url_for(endpoint, **values)
         if len(_urls) > URL_CACHE_SIZE:
             _urls.popitem(last=False)
+    else:
+        _urls.move_to_end(key)
     return url
 
 
