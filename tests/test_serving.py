@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -55,3 +59,30 @@ def test_dockerfile_runs_as_non_root_migrates_and_serves_with_the_config() -> No
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "db upgrade" in text
     assert "conduit-serve --bind 0.0.0.0:8000" in text  # hypercorn.toml, bound to all addresses
+
+
+def test_a_taken_address_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Another server already listens there, with SO_REUSEPORT as a multi-worker Hypercorn does:
+    Hypercorn would bind beside it without a word and the kernel would split the connections."""
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**os.environ, "CONDUIT_ENV": "testing",
+               "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"}
+        done = subprocess.run([sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "2"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"conduit-serve: cannot listen on 127.0.0.1:{port}: Address already in use "
+                     "(another server is there? stop it or give another --bind)"]
+
+
+def test_bind_addresses_come_from_the_arguments_or_the_config() -> None:
+    from app.serve import bind_addresses
+
+    assert bind_addresses(["--workers", "2"]) == ["127.0.0.1:8000"]
+    assert bind_addresses(["--bind", "127.0.0.1:9", "-b", "[::1]:10", "--bind=0.0.0.0:11"]) == [
+        "127.0.0.1:9", "[::1]:10", "0.0.0.0:11"]
