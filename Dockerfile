@@ -1,8 +1,10 @@
 # Conduit on Hypercorn. Build: docker build -t quart-conduit .
-# Run:   docker run -p 8000:8000 -e CONDUIT_ENV=production -e CONDUIT_SECRET_KEY=... quart-conduit
+# Run:   docker run -p 8000:8000 -e CONDUIT_SECRET_KEY=... quart-conduit
+# The image runs in production mode: without CONDUIT_SECRET_KEY it stops at once with one line.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV CONDUIT_ENV=production \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-DEFAULT_SECRET = "dev-only-insecure-secret-change-me"
+SECRET_FILE = "secret_key"  # in the instance folder: development and testing make it once
 ENVIRONMENTS = ("development", "testing", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_PRODUCTION_SECRET = 32
@@ -46,7 +47,7 @@ class ConfigError(SystemExit):
 class Settings:
     env: str = "development"
     database_url: str = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'conduit.db'}"
-    secret_key: str = DEFAULT_SECRET
+    secret_key: str = ""  # production: required; elsewhere, generated once (instance_secret)
     pool_size: int = 5
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
@@ -103,6 +104,25 @@ def normalise_database_url(raw: str) -> str:
     return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
+def instance_secret(folder: Path = INSTANCE_DIR) -> str:
+    """The development/testing secret: random, made once into ``instance/secret_key`` (mode 0600,
+    never in the source, so nobody can sign a cookie or token for someone else's server) and
+    reused, so sessions survive a restart. Workers starting at once agree: the first creates it."""
+    path = folder / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile
+        return path.read_text().strip()
+    with os.fdopen(handle, "w") as file:
+        file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -141,17 +161,20 @@ def load_settings(
     if not origins or bad:
         raise ConfigError("CONDUIT_CORS_ORIGINS must be * or comma-separated origins such as "
                           f"https://app.example.com (no path), not {settings.cors_origins!r}")
+    secret = settings.secret_key
     if env == "production":
-        secret = settings.secret_key
-        if secret == DEFAULT_SECRET or len(secret) < MIN_PRODUCTION_SECRET:
+        if len(secret) < MIN_PRODUCTION_SECRET:
             raise ConfigError(
                 f"CONDUIT_SECRET_KEY must be set to a random secret of at least "
                 f"{MIN_PRODUCTION_SECRET} characters in production "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+    elif not secret:
+        secret = instance_secret()
     return replace(
         settings,
         env=env,
+        secret_key=secret,
         log_level=level,
         database_url=normalise_database_url(settings.database_url),
         session_cookie_secure=settings.session_cookie_secure or env == "production",

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.config import DEFAULT_SECRET, INSTANCE_DIR, ConfigError, load_settings
+from app.config import INSTANCE_DIR, ConfigError, instance_secret, load_settings
+
+OLD_SOURCE_SECRET = "dev-only-insecure-secret-change-me"  # what development mode used to sign with
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "s" * 48
@@ -62,7 +64,7 @@ def test_overrides_win_over_the_environment() -> None:
     ({"CONDUIT_DATABASE_URL": "sqlite+aiosqlite://"}, "must name a SQLite file"),
     ({"CONDUIT_SESSION_COOKIE_SECURE": "maybe"}, "must be true or false"),
     ({"CONDUIT_ENV": "production"}, "CONDUIT_SECRET_KEY must be set"),
-    ({"CONDUIT_ENV": "production", "CONDUIT_SECRET_KEY": DEFAULT_SECRET}, "CONDUIT_SECRET_KEY"),
+    ({"CONDUIT_ENV": "production", "CONDUIT_SECRET_KEY": ""}, "CONDUIT_SECRET_KEY must be set"),
     ({"CONDUIT_ENV": "production", "CONDUIT_SECRET_KEY": "short"}, "at least 32 characters"),
 ])
 def test_bad_settings_are_refused_with_a_clear_message(environ: dict[str, str],
@@ -107,3 +109,15 @@ def test_the_cli_reports_a_bad_database_url_in_one_line() -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "conduit: configuration error: CONDUIT_DATABASE_URL uses 'mysql'" in result.stderr
+
+
+def test_development_signs_with_a_secret_of_its_own(tmp_path: Path) -> None:
+    """No secret in the source: one is generated once into the instance folder, mode 0600, and
+    reused (sessions survive a restart); another instance gets another one."""
+    first = instance_secret(tmp_path / "a")
+    assert len(first) >= 32 and first != OLD_SOURCE_SECRET
+    assert instance_secret(tmp_path / "a") == first
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert instance_secret(tmp_path / "b") != first
+    settings = load_settings(environ={"CONDUIT_ENV": "development"})
+    assert settings.secret_key == instance_secret() and settings.secret_key != OLD_SOURCE_SECRET

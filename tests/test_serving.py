@@ -58,6 +58,8 @@ def test_dockerfile_runs_as_non_root_migrates_and_serves_with_the_config() -> No
     assert users and users[-1] not in ("root", "0")
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "db upgrade" in text
+    # Production mode: it never signs with a secret of its own making, and refuses to start without one.
+    assert re.search(r"^ENV CONDUIT_ENV=production", text, flags=re.MULTILINE)
     assert "conduit-serve --bind 0.0.0.0:8000" in text  # hypercorn.toml, bound to all addresses
 
 

@@ -182,3 +182,30 @@ async def test_admin_deletes_any_comment_from_the_list_or_the_article(client,
     await db.rollback()
     response = await post(client, f"/admin/comments/{first.id}/delete", token_page="/admin/")
     assert response.status_code == 404
+
+
+async def test_a_cookie_or_token_signed_with_the_old_source_secret_is_refused(
+        app: Quart, client, db: AsyncSession) -> None:
+    """Development and testing used to sign with a secret written in the source: anyone could
+    mint an admin's session cookie or an API token. Now the secret is the instance's own."""
+    import jwt
+    from quart.sessions import SecureCookieSessionInterface
+
+    boss = await make_user(db, "forged", is_admin=True)
+    minting = Quart(__name__)
+    minting.secret_key = "dev-only-insecure-secret-change-me"
+    signer = SecureCookieSessionInterface().get_signing_serializer(minting)
+    assert signer is not None
+    client.set_cookie("localhost", "session", signer.dumps({"user_id": boss.id}))
+    response = await client.get("/admin/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    token = jwt.encode({"sub": str(boss.id), "exp": 4102444800}, "dev-only-insecure-secret-change-me",
+                       algorithm="HS256")
+    answer = await client.get("/api/user", headers={"Authorization": f"Token {token}"})
+    assert answer.status_code == 401
+    # The control: the same cookie signed with this instance's secret is accepted.
+    minting.secret_key = app.secret_key
+    real = SecureCookieSessionInterface().get_signing_serializer(minting)
+    assert real is not None
+    client.set_cookie("localhost", "session", real.dumps({"user_id": boss.id}))
+    assert (await client.get("/admin/")).status_code == 200
