@@ -11,7 +11,7 @@ from quart.json.provider import DefaultJSONProvider
 
 from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
-from app.guard import RefuseBeforeQuart
+from app.guard import Guard
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -52,7 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     register_commands(app)
     drop_flask_context_processor(app)
     app.json = JSONProvider(app)
-    app.asgi_app = RefuseBeforeQuart(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = Guard(app.asgi_app, hsts=settings.env == "production")  # type: ignore[method-assign]
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -88,3 +89,10 @@ async def fire(base: str, endpoint: str, count: int, max_delay_ms: int, *, seed:
         batch.answers = list(await asyncio.gather(*(one(t, d) for t, d in batch.sent)))
         batch.wall_s = time.perf_counter() - started
     return batch
+
+
+def lab_csrf(html: str) -> str:
+    """The CSRF token the lab's page hands its script (the background POST must send it)."""
+    found = re.search(r'data-csrf="([^"]+)"', html)
+    assert found, "the lab page has no data-csrf"
+    return found.group(1)

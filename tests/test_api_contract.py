@@ -202,9 +202,13 @@ async def test_docs_page_is_self_contained(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
-    assert 'fetch("openapi.json")' in page
-    # Nothing is loaded from elsewhere: no external script, stylesheet or font.
+    # Nothing is loaded from elsewhere (no external script, stylesheet or font) and nothing is
+    # inline (the Content-Security-Policy allows scripts and styles from this site's files only).
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"(https?:)?//", page)
+    assert "<script>" not in page and "<style>" not in page
+    script = await http.get("/static/api-docs/docs.js")
+    assert script.status_code == 200 and 'fetch("openapi.json")' in script.text
+    assert (await http.get("/static/api-docs/docs.css")).status_code == 200
 
 
 # Query counts -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from quart.testing import QuartClient
 from quart.utils import run_sync
 
 from app.contexts import background, explanation, views
-from tests.contexts_support import documented_background_table, expected_for, new_token
+from tests.contexts_support import documented_background_table, expected_for, lab_csrf, new_token
 
 BAD_INPUT = [
     "/contexts/echo",
@@ -42,8 +42,13 @@ async def test_bad_input_is_422_json(client: QuartClient, url: str) -> None:
     assert set(body) == {"errors"} and len(body["errors"]) == 1
 
 
+async def _lab_headers(client: QuartClient) -> dict[str, str]:
+    page = await (await client.get("/contexts")).get_data(as_text=True)
+    return {"X-CSRFToken": lab_csrf(page)}
+
+
 async def test_background_without_a_token_is_422(client: QuartClient) -> None:
-    response = await client.post("/contexts/background")
+    response = await client.post("/contexts/background", headers=await _lab_headers(client))
     assert response.status_code == 422
     assert (await response.get_json()) == {"errors": {"token": ["is required"]}}
 
@@ -104,8 +109,23 @@ async def test_the_same_ordering_cannot_leak_through_g_or_a_contextvar(client: Q
     assert answer_a["task_id"] != answer_b["task_id"]
 
 
+async def test_background_needs_the_pages_csrf_token_and_origin(client: QuartClient) -> None:
+    """It writes into the visitor's session: a cross-site POST (no token, or another Origin) is
+    refused. Before, any site could make a visitor's browser start one."""
+    token = new_token()
+    assert (await client.post(f"/contexts/background?token={token}")).status_code == 400
+    headers = await _lab_headers(client)
+    evil = await client.post(f"/contexts/background?token={token}",
+                             headers={**headers, "Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    same = await client.post(f"/contexts/background?token={token}",
+                             headers={**headers, "Origin": "http://localhost"})
+    assert same.status_code == 200
+
+
 async def _observations(client: QuartClient, token: str) -> dict[str, Any]:
-    started = await client.post(f"/contexts/background?token={token}")
+    started = await client.post(f"/contexts/background?token={token}",
+                                headers=await _lab_headers(client))
     assert started.status_code == 200
     run_id = (await started.get_json())["id"]
     for _ in range(200):

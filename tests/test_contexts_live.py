@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.contexts_support import documented_background_table, expected_for, fire, new_token
+from tests.contexts_support import documented_background_table, expected_for, fire, lab_csrf, new_token
 
 CONCURRENT = 1000
 MAX_DELAY_MS = 1000
@@ -87,8 +87,12 @@ async def test_an_echo_issued_during_offloaded_work_does_not_wait(live_server: s
 
 async def test_background_jobs_on_a_live_worker_see_what_the_docs_say(live_server: str) -> None:
     token = new_token()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        async with session.post(f"{live_server}/contexts/background?token={token}") as response:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.get(f"{live_server}/contexts") as page:
+            csrf = lab_csrf(await page.text())
+        async with session.post(f"{live_server}/contexts/background?token={token}",
+                                headers={"X-CSRFToken": csrf}) as response:
             assert response.status == 200
             run_id = (await response.json())["id"]
         for _ in range(200):

@@ -188,3 +188,51 @@ async def test_the_lab_and_error_pages_know_who_is_signed_in(client, db: AsyncSe
         response = await client.get(path)
         assert response.status_code == status
         assert 'href="/profile/navi"' in (await response.get_data()).decode(), path
+
+
+async def test_every_answer_carries_the_security_headers(app: Quart, client,
+                                                         http: httpx.AsyncClient) -> None:
+    answers = [await http.get("/"), await http.get("/api/tags"), await http.get("/no/such/page"),
+               await http.get("/api/nothing"), await http.get("/static/site.css"),
+               await http.get("/healthz")]
+    for answer in answers:
+        headers = answer.headers
+        policy = headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, answer.url
+        assert "unsafe-inline" not in policy.replace("style-src-attr 'unsafe-inline'", "")
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        assert "strict-transport-security" not in headers  # only in production (HTTPS)
+    assert [a.status_code for a in answers] == [200, 200, 404, 404, 200, 200]
+
+
+async def test_production_adds_hsts(database_url: str) -> None:
+    from app import create_app
+
+    production = create_app({"env": "production", "database_url": database_url,
+                             "secret_key": "p" * 40})
+    async with production.test_app():
+        transport = httpx.ASGITransport(app=production)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as http:
+            answer = await http.get("/healthz")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+async def test_a_form_from_another_site_is_refused(client, db: AsyncSession) -> None:
+    """A valid token is not enough: a POST whose Origin (or Referer) names another site is 403."""
+    await make_user(db, "origin")
+    await sign_in(client, "origin")
+    token_page = await client.get("/settings")
+    from tests.site_helpers import csrf_from
+
+    token = csrf_from((await token_page.get_data()).decode())
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"},
+                   {"Origin": "null"}):
+        refused = await client.post("/logout", form={"csrf_token": token}, headers=header)
+        assert refused.status_code == 403, header
+    still_signed_in = await client.get("/settings")
+    assert still_signed_in.status_code == 200
+    same = await client.post("/logout", form={"csrf_token": token},
+                             headers={"Origin": "http://localhost"})
+    assert same.status_code == 302

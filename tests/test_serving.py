@@ -26,6 +26,7 @@ def test_every_key_in_hypercorn_toml_is_one_hypercorn_knows() -> None:
 def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
     config = Config.from_toml(ROOT / "hypercorn.toml")
     assert config.bind == ["127.0.0.1:8000"]
+    assert config.include_server_header is False  # no "server: hypercorn-h11" banner
     assert config.worker_class == "uvloop"
     assert config.workers == 2  # the machine's cores
     assert config.backlog == 2048

@@ -20,7 +20,7 @@ from quart.utils import run_sync
 from app.contexts import background
 from app.contexts.explanation import explanation_html
 from app.contexts.params import IN_FLIGHT_HEADER, MAX_DELAY_MS, InFlight, LabInputError, parse_ms, parse_token
-from app.site.common import load_signed_in_user
+from app.site.common import check_csrf, load_signed_in_user
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
 
@@ -106,6 +106,7 @@ async def offloaded() -> dict[str, Any]:
 
 @blueprint.post("/background")
 async def start_background() -> dict[str, str]:
+    await check_csrf()  # it writes into the visitor's session: only from the lab's own page
     token = parse_token(request.args)
     return {"id": await background.start(token)}
 

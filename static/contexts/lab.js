@@ -105,7 +105,7 @@
     try {
       const sent = token();
       const started = await fetch(lab.dataset.background + "?token=" + sent,
-        { method: "POST", headers: { Accept: "application/json" } });
+        { method: "POST", headers: { Accept: "application/json", "X-CSRFToken": lab.dataset.csrf } });
       if (!started.ok) throw new Error("HTTP " + started.status);
       const { id } = await started.json();
       let run = null;
