@@ -6,6 +6,12 @@ send an empty 500):
 - a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label): 400;
 - a WebSocket handshake (the app serves none; Quart's error handlers expect a request): 403.
 
+When the app answers before reading the request's body (a 401, 404, 405 or 413 to a POST),
+Hypercorn drops the connection after the answer without saying so, and a client's next request on
+it gets nothing. The guard says ``Connection: close`` on such an answer, so the client knows to
+open a new connection. (Reading the rest of the body instead does not work: Hypercorn decides at
+the end of the answer, and a body still on its way is not delivered before that.)
+
 And it puts the security headers on every answer, pages, API, errors and static files alike, in
 one place no route can forget: a Content-Security-Policy with no inline script (scripts and
 styles come from files on this site), no framing, no MIME sniffing, a referrer policy, and HSTS
@@ -51,6 +57,12 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+def has_body(scope: Any) -> bool:
+    """The request declares a body (a non-zero Content-Length, or chunked)."""
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value not in (b"0", b"")) or name == b"transfer-encoding":
+            return True
+    return False
 
 
 class Guard:
@@ -77,9 +89,21 @@ class Guard:
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
 
+        body_read = scope["type"] != "http" or not has_body(scope)
+
+        async def receive_and_note() -> Any:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                body_read = True
+            return message
+
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *self.headers]}
+                headers = [*message.get("headers", ()), *self.headers]
+                if not body_read:  # answering before the body was read: say the connection ends
+                    headers.append((b"connection", b"close"))
+                message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_and_note, send_with_headers)
