@@ -100,7 +100,9 @@ class Guard:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *self.headers]
+                own = message.get("headers", ())
+                named = {name for name, _value in own}  # a route may set its own policy
+                headers = [*own, *(pair for pair in self.headers if pair[0] not in named)]
                 if not body_read:  # answering before the body was read: say the connection ends
                     headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -80,11 +81,26 @@ class User(Base):
     bio: Mapped[str | None] = mapped_column(Text)
     image: Mapped[str | None] = mapped_column(String(1024))
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Every API token carries it; a password change or "sign out everywhere" moves it on, and
+    # every token issued before is refused from then on.
+    token_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def __repr__(self) -> str:
         return f"<User {self.username!r}>"
+
+
+class SiteSession(Base):
+    """A signed-in browser: the session cookie names one by its random id. Signing out deletes
+    it, so a copy of the cookie taken before is worth nothing after."""
+
+    __tablename__ = "site_sessions"
+    __table_args__ = (Index("ix_site_sessions_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # Usernames are case-preserving but unique regardless of case ("Alice" vs "alice").
@@ -163,6 +179,7 @@ class Favorite(Base):
 
 
 ALL_TABLES: tuple[Any, ...] = (
+    SiteSession.__table__,
     article_tags,
     Favorite.__table__,
     Comment.__table__,

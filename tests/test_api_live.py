@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.tokens import issue_token
 from app.config import Settings
-from app.domain import articles
+from app.domain import articles, users
 from tests.api_helpers import JSON_TYPE, auth
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support import add_users
@@ -25,7 +25,8 @@ async def test_concurrent_favorites_give_an_exact_count(live_server: str, app: Q
     people = await add_users(db, FANS + 1, TEST_PASSWORD_HASH, prefix="fan")
     article = await articles.create_article(db, people[0], title="Popular", description="d",
                                             body="b", tags=[])
-    tokens = [issue_token(settings, user_id) for user_id in people[1:]]
+    fans = [await users.get_account(db, user_id) for user_id in people[1:]]
+    tokens = [issue_token(settings, fan) for fan in fans if fan is not None]
     limits = httpx.Limits(max_connections=FANS)
     async with httpx.AsyncClient(base_url=live_server, limits=limits, timeout=120) as client:
         answers = await asyncio.gather(*(

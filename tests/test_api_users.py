@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.tokens import issue_token, read_token
 from app.config import Settings
+from app.db import get_database
 from app.domain import users
+from app.domain.sessions import start_session
+from app.domain.users import get_account
 from app.models import User
 from tests.api_helpers import JSON_TYPE, PASSWORD, auth, errors, register
 
@@ -193,12 +196,15 @@ async def test_bad_tampered_expired_and_orphaned_tokens_are_401(http: httpx.Asyn
                                                                db: AsyncSession) -> None:
     token = await register(http, "jake")
     settings = settings_of(app)
-    user_id = read_token(settings, token)
+    user_id, epoch = read_token(settings, token)
     header, payload, signature = token.split(".")
     tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
-    forged = jwt.encode({"sub": str(user_id), "exp": datetime.now(UTC) + timedelta(hours=1)},
+    forged = jwt.encode({"sub": str(user_id), "epoch": epoch,
+                         "exp": datetime.now(UTC) + timedelta(hours=1)},
                         "another-secret-of-sufficient-length!", algorithm="HS256")
-    expired = issue_token(settings, user_id, now=datetime.now(UTC) - timedelta(days=400))
+    account = await get_account(db, user_id)
+    assert account is not None
+    expired = issue_token(settings, account, now=datetime.now(UTC) - timedelta(days=400))
     cases = {"not-a-jwt": "is invalid", tampered: "is invalid", forged: "is invalid",
              expired: "has expired"}
     for bad, reason in cases.items():
@@ -223,10 +229,15 @@ async def test_bearer_scheme_is_accepted_too(http: httpx.AsyncClient) -> None:
 async def test_the_api_never_signs_in_from_the_session_cookie(app: Quart, http: httpx.AsyncClient
                                                               ) -> None:
     token = await register(http, "jake")
-    user_id = read_token(settings_of(app), token)
+    user_id, _epoch = read_token(settings_of(app), token)
     client = app.test_client()
+    async with app.app_context():
+        maker = get_database(app).sessionmaker
+        assert maker is not None
+        async with maker() as db:
+            signed_in = await start_session(db, user_id)
     async with client.session_transaction() as session:
-        session["user_id"] = user_id
+        session["sid"] = signed_in  # a real signed-in site session
     response = await client.get("/api/user")
     assert response.status_code == 401
     assert (await response.get_json()) == {"errors": {"token": ["is missing"]}}

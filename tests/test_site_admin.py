@@ -8,6 +8,7 @@ from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import NotFound, admin, articles, comments, users
+from app.domain.sessions import start_session
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.site_helpers import make_article, make_user, page_text, post, sign_in
 from tests.support import add_users
@@ -196,16 +197,17 @@ async def test_a_cookie_or_token_signed_with_the_old_source_secret_is_refused(
     minting.secret_key = "dev-only-insecure-secret-change-me"
     signer = SecureCookieSessionInterface().get_signing_serializer(minting)
     assert signer is not None
-    client.set_cookie("localhost", "session", signer.dumps({"user_id": boss.id}))
+    signed_in = await start_session(db, boss.id)  # a real session id: only the signature is forged
+    client.set_cookie("localhost", "session", signer.dumps({"sid": signed_in}))
     response = await client.get("/admin/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    token = jwt.encode({"sub": str(boss.id), "exp": 4102444800}, "dev-only-insecure-secret-change-me",
-                       algorithm="HS256")
+    token = jwt.encode({"sub": str(boss.id), "epoch": 0, "exp": 4102444800},
+                       "dev-only-insecure-secret-change-me", algorithm="HS256")
     answer = await client.get("/api/user", headers={"Authorization": f"Token {token}"})
     assert answer.status_code == 401
     # The control: the same cookie signed with this instance's secret is accepted.
     minting.secret_key = app.secret_key
     real = SecureCookieSessionInterface().get_signing_serializer(minting)
     assert real is not None
-    client.set_cookie("localhost", "session", real.dumps({"user_id": boss.id}))
+    client.set_cookie("localhost", "session", real.dumps({"sid": signed_in}))
     assert (await client.get("/admin/")).status_code == 200

@@ -88,14 +88,14 @@ async def test_sign_in_and_sign_out(client, db: AsyncSession) -> None:
     await sign_in(client, "ines")
     assert "Welcome back, ines." in await page_text(client, "/")
     async with client.session_transaction() as session:
-        assert isinstance(session["user_id"], int)
+        assert isinstance(session["sid"], str) and len(session["sid"]) >= 32
     response = await post(client, "/logout", token_page="/")
     assert response.status_code == 302
     home = await page_text(client, "/")
     assert "You are signed out." in home
     assert "Sign in" in home and "Sign out" not in home
     async with client.session_transaction() as session:
-        assert "user_id" not in session
+        assert "sid" not in session
 
 
 async def test_sign_out_needs_post_and_a_csrf_token(client, db: AsyncSession) -> None:
@@ -119,7 +119,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(client, db: 
         answers.append(html.count("error"))
     assert answers[0] == answers[1]
     async with client.session_transaction() as session:
-        assert "user_id" not in session
+        assert "sid" not in session
 
 
 async def test_sign_in_with_blank_fields_shows_field_errors(client) -> None:
@@ -189,7 +189,7 @@ async def test_g_user_costs_one_query_and_none_without_a_cookie(app: Quart, clie
     assert signed_in == []  # the probe is not the site's: its hooks do not run there
     with count_queries(engine) as page:
         assert (await client.get("/login")).status_code == 302  # signed in already: go home
-    assert len(page) == 1 and "FROM users" in page[0]
+    assert len(page) == 1 and "JOIN users" in page[0]  # the session's row and its user, at once
 
 
 async def test_the_api_never_reads_the_session_cookie(app: Quart, client, db: AsyncSession) -> None:
@@ -211,4 +211,4 @@ async def test_a_deleted_account_signs_the_session_out(client, db: AsyncSession)
     home = await page_text(client, "/")
     assert "Sign in" in home and "rui" not in home
     async with client.session_transaction() as session:
-        assert "user_id" not in session
+        assert "sid" not in session

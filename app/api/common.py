@@ -144,12 +144,15 @@ async def load_user() -> None:
     if scheme.lower() not in TOKEN_SCHEMES or not token:
         raise ApiError(401, {"token": ["is malformed (expected the header Authorization: Token <jwt>)"]})
     try:
-        user_id = read_token(settings(), token)
+        user_id, epoch = read_token(settings(), token)
     except TokenError as error:
         raise ApiError(401, {"token": [error.reason]}) from None
     account = await users.get_account(get_db(), user_id)
     if account is None:
         raise ApiError(401, {"token": ["is invalid (the account no longer exists)"]})
+    if account.token_epoch != epoch:
+        raise ApiError(401, {"token": ["has been revoked (the password changed, or the account "
+                                       "signed out everywhere)"]})
     g.user = account
     g.token = token
 

@@ -1,4 +1,6 @@
-"""API tokens: HS256 JWTs signed with the app's secret key, carrying the user id and an expiry."""
+"""API tokens: HS256 JWTs signed with the app's secret key, carrying the user id, the account's
+token epoch (a password change or "sign out everywhere" moves it on: app.domain.sessions) and an
+expiry."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from functools import lru_cache
 import jwt
 
 from app.config import Settings
+from app.domain.records import Account
 
 ALGORITHM = "HS256"
 
@@ -21,28 +24,30 @@ class TokenError(Exception):
         self.reason = reason
 
 
-def issue_token(settings: Settings, user_id: int, *, now: datetime | None = None) -> str:
+def issue_token(settings: Settings, account: Account, *, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now,
+    claims = {"sub": str(account.id), "epoch": account.token_epoch, "iat": now,
               "exp": now + timedelta(seconds=settings.jwt_expiry_seconds)}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
-def read_token(settings: Settings, token: str) -> int:
-    """The user id a token vouches for, or TokenError (expired, tampered, malformed)."""
-    user_id, expires = _verified(settings.secret_key, token)
+def read_token(settings: Settings, token: str) -> tuple[int, int]:
+    """The user id a token vouches for and the account epoch it was issued under, or TokenError
+    (expired, tampered, malformed). The caller compares the epoch with the account's."""
+    user_id, epoch, expires = _verified(settings.secret_key, token)
     if expires <= time.time():
         raise TokenError("has expired")
-    return user_id
+    return user_id, epoch
 
 
 @lru_cache(maxsize=4096)
-def _verified(secret: str, token: str) -> tuple[int, float]:
+def _verified(secret: str, token: str) -> tuple[int, int, float]:
     """A token's user id and expiry, once its signature and claims check out. Remembered (by the
     exact token and secret) because a client sends the same token with every request, and
     verifying it costs more than the query that loads its user; a refused token is not remembered."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require": ["exp", "sub", "epoch"]})
     except jwt.ExpiredSignatureError:
         raise TokenError("has expired") from None
     except jwt.InvalidTokenError:
@@ -50,4 +55,7 @@ def _verified(secret: str, token: str) -> tuple[int, float]:
     subject = claims["sub"]
     if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 18:
         raise TokenError("is invalid")
-    return int(subject), float(claims["exp"])
+    epoch = claims["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        raise TokenError("is invalid")
+    return int(subject), epoch, float(claims["exp"])

@@ -40,7 +40,7 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
     new = data.user
     account = await users.register(get_db(), username=new.username, email=new.email,
                                    password=new.password)
-    return user_json(account, issue_token(settings(), account.id)), 201
+    return user_json(account, issue_token(settings(), account)), 201
 
 
 @blueprint.post("/users/login")
@@ -49,7 +49,7 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
 async def login(data: LoginBody) -> Json:
     """Sign in with e-mail and password: 401 ``credentials: invalid`` never says which was wrong."""
     account = await users.authenticate(get_db(), email=data.user.email, password=data.user.password)
-    return user_json(account, issue_token(settings(), account.id))
+    return user_json(account, issue_token(settings(), account))
 
 
 @blueprint.get("/user")
@@ -64,12 +64,15 @@ async def get_user() -> Json:
 @json_body(UserChangesBody)
 @answers(UserEnvelope, 200, 409, 422)
 async def update_user(data: UserChangesBody) -> Json:
-    """Partial: omitted fields stay (at least one is needed); "" or null clears bio and image."""
+    """Partial: omitted fields stay (at least one is needed); "" or null clears bio and image.
+    A new password signs the user out everywhere: every other token and site session ends."""
     changes = data.user
     given: dict[str, Any] = {name: getattr(changes, name) for name in changes.model_fields_set}
     fields = {name: given.get(name, UNSET) for name in ("username", "email", "password", "bio", "image")}
     account = await users.update_account(get_db(), current_user().id, **fields)
-    return user_json(account, g.token)
+    # A new password revoked every token, this one too: the answer carries a fresh one.
+    same = account.token_epoch == current_user().token_epoch
+    return user_json(account, g.token if same else issue_token(settings(), account))
 
 
 @blueprint.get("/profiles/<username>")

@@ -20,6 +20,7 @@ from quart.utils import run_sync
 from app.contexts import background
 from app.contexts.explanation import explanation_html
 from app.contexts.params import IN_FLIGHT_HEADER, MAX_DELAY_MS, InFlight, LabInputError, parse_ms, parse_token
+from app.guard import CONTENT_SECURITY_POLICY
 from app.site.common import check_csrf, load_signed_in_user
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
@@ -42,10 +43,16 @@ async def _teardown(_exc: BaseException | None) -> None:
 
 
 @blueprint.get("")
-async def index() -> str:
+async def index() -> Response:
     await load_signed_in_user()  # the page has the site's navigation (the lab's JSON needs no user)
     html = await asyncio.to_thread(explanation_html)
-    return await render_template("contexts/index.html", explanation=html, max_delay_ms=MAX_DELAY_MS)
+    page = Response(await render_template("contexts/index.html", explanation=html,
+                                          max_delay_ms=MAX_DELAY_MS))
+    # The page's script also calls the WSGI twin, on another port of the same host.
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "default-src 'self'", f"default-src 'self'; connect-src 'self' http://{host}:* https://{host}:*")
+    return page
 
 
 @blueprint.get("/echo")

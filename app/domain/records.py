@@ -20,6 +20,7 @@ class Account:
     image: str | None
     is_admin: bool
     created_at: datetime
+    token_epoch: int = 0  # API tokens carry it; one issued under an older epoch is revoked
 
 
 @dataclass(frozen=True, slots=True)

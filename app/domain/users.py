@@ -25,6 +25,7 @@ from app.domain.limits import (
 )
 from app.domain.passwords import hash_password, verify_password
 from app.domain.records import Account, Profile
+from app.domain.sessions import end_sessions
 from app.domain.text import clean_text, is_clean
 from app.models import Follow, User
 
@@ -54,6 +55,7 @@ def account_of(user: User) -> Account:
         image=user.image,
         is_admin=user.is_admin,
         created_at=user.created_at,
+        token_epoch=user.token_epoch,
     )
 
 
@@ -199,7 +201,7 @@ async def authenticate(session: AsyncSession, *, email: str | None, password: st
 
 USERS: Table = User.__table__  # type: ignore[assignment]
 ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
-                   USERS.c.is_admin, USERS.c.created_at)
+                   USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch)
 # Every request of a signed-in user runs it: built once, run with a parameter.
 ACCOUNT_BY_ID = select(*ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("user_id"))
 
@@ -218,9 +220,11 @@ async def update_account(
     password: str | _Unset | None = UNSET,
     bio: str | _Unset | None = UNSET,
     image: str | _Unset | None = UNSET,
+    keep_session: str | None = None,
 ) -> Account:
     """Partial update: UNSET fields stay (at least one must be given); None or "" clears bio and
-    image."""
+    image. A new password signs the user out everywhere else: every site session but
+    ``keep_session`` ends and every API token is revoked (the account's new ``token_epoch``)."""
     if all(value is UNSET for value in (username, email, password, bio, image)):
         raise Invalid({"user": ["must include at least one field to change"]})
     new_password = None if password is UNSET else clean_password(password)
@@ -245,6 +249,8 @@ async def update_account(
                 user.email = new_email
             if new_hash is not None:
                 user.password_hash = new_hash
+                user.token_epoch += 1
+                await end_sessions(session, user_id, keep=keep_session)
             if new_bio is not UNSET:
                 user.bio = new_bio
             if new_image is not UNSET:

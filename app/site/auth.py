@@ -6,17 +6,18 @@ from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Conflict, Invalid, InvalidCredentials, users
+from app.domain import Conflict, Invalid, InvalidCredentials, sessions, users
 from app.domain.records import Account
 from app.site import auth_blueprint as blueprint
-from app.site.common import add_errors, current_user, safe_next
+from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
 from app.site.forms import SignInForm, SignUpForm
 
 
-def _sign_in(account: Account) -> None:
-    # A fresh session on sign-in (new CSRF secret too): nothing set before it carries over.
+async def _sign_in(account: Account) -> None:
+    # A fresh session on sign-in (new CSRF secret too): nothing set before it carries over. The
+    # cookie names a server-side session, which signing out ends.
     session.clear()
-    session["user_id"] = account.id
+    session["sid"] = await sessions.start_session(get_db(), account.id)
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
@@ -33,7 +34,7 @@ async def register() -> ResponseReturnValue:
         except (Invalid, Conflict) as error:
             add_errors(form, error)
         else:
-            _sign_in(account)
+            await _sign_in(account)
             await flash(f"Welcome to Conduit, {account.username}!", "success")
             return redirect(safe_next(form.next.data, url_for("site.home")))
     return await render_template("auth/register.html", form=form)
@@ -54,7 +55,7 @@ async def login() -> ResponseReturnValue:
             # One message whichever half was wrong: a sign-in form must not reveal who has an account.
             form.form_errors.append("Wrong e-mail or password.")
         else:
-            _sign_in(account)
+            await _sign_in(account)
             await flash(f"Welcome back, {account.username}.", "success")
             return redirect(safe_next(form.next.data, url_for("site.home")))
     return await render_template("auth/login.html", form=form)
@@ -62,6 +63,18 @@ async def login() -> ResponseReturnValue:
 
 @blueprint.post("/logout")
 async def logout() -> ResponseReturnValue:
+    if "sid" in session:
+        await sessions.end_session(get_db(), session["sid"])
     session.clear()
     await flash("You are signed out.", "info")
     return redirect(url_for("site.home"))
+
+
+@blueprint.post("/logout/everywhere")
+@login_required
+async def logout_everywhere() -> ResponseReturnValue:
+    """Every browser signed in as this user is signed out, and every API token is revoked."""
+    await sessions.sign_out_everywhere(get_db(), signed_in_user().id)
+    session.clear()
+    await flash("You are signed out everywhere: every browser and every API token.", "info")
+    return redirect(url_for("auth.login"))

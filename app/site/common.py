@@ -21,7 +21,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.db import get_db
-from app.domain import DomainError, NotFound, users
+from app.domain import DomainError, NotFound, sessions
 from app.domain.records import Account
 
 P = ParamSpec("P")
@@ -49,13 +49,13 @@ MAX_PAGE = 100_000
 
 async def load_signed_in_user() -> None:
     """before_request of the site's blueprints: ``g.user`` (None when anonymous), with one query
-    and only when the session cookie names a user."""
+    and only when the session cookie names a signed-in session."""
     g.user = None
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get("sid")
+    if session_id is None:
         return
-    g.user = await users.get_account(get_db(), int(user_id))
-    if g.user is None:  # the account was deleted: forget it
+    g.user = await sessions.account_for_session(get_db(), session_id)
+    if g.user is None:  # signed out (here or everywhere), or the account was deleted: forget it
         session.clear()
 
 

@@ -6,7 +6,7 @@ Views stay thin: read the request, call one or two domain functions, render or r
 
 from __future__ import annotations
 
-from quart import flash, redirect, render_template, request, url_for
+from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
@@ -114,6 +114,7 @@ async def settings() -> ResponseReturnValue:
                 get_db(), user.id, username=form.username.data, email=form.email.data,
                 bio=form.bio.data, image=form.image.data,
                 password=form.password.data or UNSET,  # blank: keep the current password
+                keep_session=session.get("sid"),  # a new password signs out every other browser
             )
         except (Invalid, Conflict) as error:
             add_errors(form, error)
