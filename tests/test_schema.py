@@ -82,6 +82,23 @@ async def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(app: Quart) 
         assert (await conn.scalar(text("PRAGMA busy_timeout"))) == 30000
 
 
+async def _usernames_still_unique_regardless_of_case(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            insert = text("INSERT INTO users (username, email, password_hash, is_admin, created_at, "
+                          "updated_at) VALUES (:name, :email, 'x', false, :now, :now)")
+            now = datetime.now(UTC)
+            await conn.execute(insert, {"name": "Case", "email": "a@example.test", "now": now})
+            with pytest.raises(IntegrityError):
+                async with conn.begin_nested():
+                    await conn.execute(insert, {"name": "case", "email": "b@example.test", "now": now})
+    finally:
+        await engine.dispose()
+
+
 async def test_downgrade_to_base_and_upgrade_again(backend: str, tmp_path) -> None:
     from app.migrate import downgrade, upgrade
     from bench.servers import create_pg_database, drop_pg_database, pg_url
@@ -93,6 +110,8 @@ async def test_downgrade_to_base_and_upgrade_again(backend: str, tmp_path) -> No
     try:
         # Alembic's env.py runs its own event loop, so it must run outside this one.
         await asyncio.to_thread(upgrade, url)
+        await asyncio.to_thread(downgrade, url, "0001")
+        await _usernames_still_unique_regardless_of_case(url)  # nothing of 0001 lost on the way
         await asyncio.to_thread(downgrade, url, "base")
         await asyncio.to_thread(upgrade, url)
     finally:

@@ -37,5 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_site_sessions_user_id", table_name="site_sessions")
     op.drop_table("site_sessions")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("token_epoch")
+    # A plain DROP COLUMN (SQLite has it since 3.35): batch mode would rebuild the table and lose
+    # the lower(username) unique index, which SQLite cannot reflect.
+    op.drop_column("users", "token_epoch")
