@@ -12,10 +12,10 @@ it gets nothing. The guard says ``Connection: close`` on such an answer, so the 
 open a new connection. (Reading the rest of the body instead does not work: Hypercorn decides at
 the end of the answer, and a body still on its way is not delivered before that.)
 
-And it puts the security headers on every answer, pages, API, errors and static files alike, in
-one place no route can forget: a Content-Security-Policy with no inline script (scripts and
-styles come from files on this site), no framing, no MIME sniffing, a referrer policy, and HSTS
-in production.
+And it puts the security headers on every answer but the health probes' (pages, API, errors and
+static files alike), in one place no route can forget: a Content-Security-Policy with no inline
+script (scripts and styles come from files on this site), no framing, no MIME sniffing, a
+referrer policy, and HSTS in production.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "style-src 'self'", "style-src-attr 'unsafe-inline'",  # markdown tables' text-align only
     "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
 ])
-SECURITY_HEADERS = [
+SECURITY_HEADERS = [  # the policy first: a route that sets its own replaces just that one
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
@@ -57,6 +57,8 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# Machines' probes (load balancers, Docker): nothing to protect in a browser, answered as they come.
+PROBES = frozenset({"/healthz", "/readyz"})
 def has_body(scope: Any) -> bool:
     """The request declares a body (a non-zero Content-Length, or chunked)."""
     for name, value in scope["headers"]:
@@ -89,7 +91,10 @@ class Guard:
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
 
-        body_read = scope["type"] != "http" or not has_body(scope)
+        if scope["type"] != "http" or scope["path"] in PROBES:
+            await self.app(scope, receive, send)
+            return
+        body_read = not has_body(scope)
 
         async def receive_and_note() -> Any:
             nonlocal body_read
@@ -100,12 +105,14 @@ class Guard:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                own = message.get("headers", ())
-                named = {name for name, _value in own}  # a route may set its own policy
-                headers = [*own, *(pair for pair in self.headers if pair[0] not in named)]
+                own = list(message.get("headers", ()))
+                if any(name == b"content-security-policy" for name, _value in own):
+                    own += self.headers[1:]  # the route set its own policy (the lab's page)
+                else:
+                    own += self.headers
                 if not body_read:  # answering before the body was read: say the connection ends
-                    headers.append((b"connection", b"close"))
-                message = {**message, "headers": headers}
+                    own.append((b"connection", b"close"))
+                message = {**message, "headers": own}
             await send(message)
 
-        await self.app(scope, receive_and_note, send_with_headers)
+        await self.app(scope, receive if body_read else receive_and_note, send_with_headers)
