@@ -14,8 +14,8 @@ from app.domain._sql import writing
 from app.domain.articles import check_paging
 from app.domain.errors import NotFound
 from app.domain.records import Account, CommentOnArticle, Page, Profile
+from app.domain.sessions import ACCOUNT_COLUMNS
 from app.domain.text import is_clean
-from app.domain.users import ACCOUNT_COLUMNS
 from app.models import Article, Comment, User
 
 

@@ -288,12 +288,3 @@ async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleR
             Favorite.user_id == user_id,
             Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery()))
         return await _one(session, "slug", slug, user_id)
-
-
-async def article_id(session: AsyncSession, slug: str) -> int:
-    """The id of the article at ``slug`` (NotFound if none)."""
-    found = await session.scalar(select(Article.id).where(Article.slug == slug)) \
-        if is_clean(slug) else None
-    if found is None:
-        raise NotFound("article")
-    return found

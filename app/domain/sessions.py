@@ -20,9 +20,11 @@ from app.models import SiteSession, User, utcnow
 SESSIONS: Table = SiteSession.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 SESSION_ID_MAX = 64
+# What an Account record holds, in its order: the users module and the admin's list read it too.
+ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
+                   USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch)
 ACCOUNT_BY_SESSION = (
-    select(USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
-           USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch)
+    select(*ACCOUNT_COLUMNS)
     .join_from(SESSIONS, USERS, USERS.c.id == SESSIONS.c.user_id)
     .where(SESSIONS.c.id == bindparam("session_id"))
 )

@@ -6,7 +6,7 @@ import enum
 import re
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, false, func, select
+from sqlalchemy import bindparam, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from app.domain.limits import (
 )
 from app.domain.passwords import hash_password, verify_password
 from app.domain.records import Account, Profile
-from app.domain.sessions import end_sessions
+from app.domain.sessions import ACCOUNT_COLUMNS, end_sessions
 from app.domain.text import clean_text, is_clean
 from app.models import Follow, User
 
@@ -199,11 +199,8 @@ async def authenticate(session: AsyncSession, *, email: str | None, password: st
     return account
 
 
-USERS: Table = User.__table__  # type: ignore[assignment]
-ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
-                   USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch)
 # Every request of a signed-in user runs it: built once, run with a parameter.
-ACCOUNT_BY_ID = select(*ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("user_id"))
+ACCOUNT_BY_ID = select(*ACCOUNT_COLUMNS).where(User.__table__.c.id == bindparam("user_id"))
 
 
 async def get_account(session: AsyncSession, user_id: int) -> Account | None:
