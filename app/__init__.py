@@ -12,6 +12,7 @@ from quart.json.provider import DefaultJSONProvider
 from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
 from app.guard import Guard
+from app.limiter import Limiter
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -37,7 +38,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     # "/api/articles//favorite" must not be redirected (308, method kept) to "/api/articles/favorite".
     app.url_map.merge_slashes = False
     configure(app, settings)
-    Database().init_app(app, settings)
+    database = Database()
+    database.init_app(app, settings)
+    Limiter().init_app(app, settings, database.opened_engine)
 
     from app import api, contexts, errors, health, site
     from app.commands import register_commands

@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ MIN_PRODUCTION_SECRET = 32
 JWT_EXPIRY_MIN, JWT_EXPIRY_MAX = 60, 366 * 24 * 3600
 # An allowed CORS origin is "*" or a scheme and host (and port), with no path: https://app.example.com
 ORIGIN_RE = re.compile(r"^https?://[^/\s,]+$")
+REDIS_URL_RE = re.compile(r"^(rediss?://\S+|unix:///\S+)$")
+REDIS_PREFIX_RE = re.compile(r"^[A-Za-z0-9_:-]{1,64}$")
 # The asyncio drivers this project runs on, and the plain spellings people paste.
 DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -57,10 +60,25 @@ class Settings:
     # The contexts lab (/contexts) includes an endpoint that blocks a worker on purpose: on unless
     # CONDUIT_ENV is production, where it must be asked for (CONDUIT_CONTEXTS_LAB=true).
     contexts_lab: bool = True
+    # Limits on sign-in, registration, password changes and writes (app/limiter.py): on unless
+    # CONDUIT_ENV is testing, where a test asks for them (the suite signs in thousands of times).
+    rate_limits: bool = True
+    # Redis (redis://host:6379/0, rediss://, unix:///path.sock) for what several hosts share: the
+    # rate-limit counters. Unset: they live in the database, which every worker shares already.
+    redis_url: str = ""
+    redis_prefix: str = "conduit"  # every key this app writes in Redis starts with it
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed. Anyone
+    # else's is ignored: a client could otherwise name any address and dodge its limits.
+    trusted_proxies: str = ""
 
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @property
     def is_sqlite(self) -> bool:
@@ -161,6 +179,16 @@ def load_settings(
     if not origins or bad:
         raise ConfigError("CONDUIT_CORS_ORIGINS must be * or comma-separated origins such as "
                           f"https://app.example.com (no path), not {settings.cors_origins!r}")
+    try:
+        settings.trusted_proxy_networks  # noqa: B018  (parsed to be checked)
+    except ValueError:
+        raise ConfigError("CONDUIT_TRUSTED_PROXIES must be comma-separated addresses or networks "
+                          f"such as 10.0.0.5,192.168.1.0/24, not {settings.trusted_proxies!r}") from None
+    if settings.redis_url and not REDIS_URL_RE.match(settings.redis_url):
+        raise ConfigError("CONDUIT_REDIS_URL must be redis://host:port/db, rediss://... or "
+                          f"unix:///path/to/redis.sock, not {settings.redis_url!r}")
+    if not REDIS_PREFIX_RE.match(settings.redis_prefix):
+        raise ConfigError("CONDUIT_REDIS_PREFIX must be 1-64 letters, digits, '-', '_' or ':'")
     secret = settings.secret_key
     if env == "production":
         if len(secret) < MIN_PRODUCTION_SECRET:
@@ -179,4 +207,5 @@ def load_settings(
         database_url=normalise_database_url(settings.database_url),
         session_cookie_secure=settings.session_cookie_secure or env == "production",
         contexts_lab=settings.contexts_lab if "contexts_lab" in values else env != "production",
+        rate_limits=settings.rate_limits if "rate_limits" in values else env != "testing",
     )

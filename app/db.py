@@ -107,6 +107,12 @@ class Database:
             # (that raises MissingGreenlet under asyncio).
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
+    def opened_engine(self) -> AsyncEngine:
+        """The engine, once ``before_serving`` has opened it."""
+        if self.engine is None:
+            raise RuntimeError("the database engine is not open (before_serving has not run)")
+        return self.engine
+
     async def close(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from quart import Quart, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from app.limiter import RateLimited
+
 
 def is_api_path() -> bool:
     """The request is for the JSON API (which authenticates by token and answers only JSON)."""
@@ -31,6 +33,8 @@ def json_errors(status: int, description: str) -> dict[str, list[str]]:
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return {"body": [f"is too large (the limit is {limit} bytes)" if limit else "is too large"]}
+    if status == 429:
+        return {"limit": [f"reached: {description}"]}
     if status == 400 and description == BadRequest.description:
         return {"request": ["is malformed"]}
     if status >= 500:
@@ -64,6 +68,12 @@ def init_app(app: Quart) -> None:
         response = await error_response(status, error.name, error.description or error.name)
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(RateLimited)
+    async def _rate_limited(error: RateLimited) -> Response:
+        response = await error_response(429, "Too Many Requests", error.message)
+        response.headers["Retry-After"] = str(error.retry_after)
         return response
 
     @app.errorhandler(Exception)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -178,7 +179,19 @@ class Favorite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RateLimitCounter(Base):
+    """One fixed-window counter of app.limiter (when no Redis is configured): hits so far and when
+    the window ends, in epoch seconds. Every worker counts in the same row."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
 ALL_TABLES: tuple[Any, ...] = (
+    RateLimitCounter.__table__,
     SiteSession.__table__,
     article_tags,
     Favorite.__table__,

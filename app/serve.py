@@ -7,7 +7,7 @@ exit status 1 before any worker starts. Extra arguments go to Hypercorn (``--wor
 With more than one worker Hypercorn binds with SO_REUSEPORT, so a second server on an address
 already served by another starts without a word and the kernel splits the connections between the
 two. Each address is therefore tried first without that option: taken, and the server refuses to
-start with one line.
+start with one line. The workers are supervised (app/supervise.py): a dead one is replaced.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 import socket
 import sys
 
-from hypercorn.__main__ import main as hypercorn_main
+import hypercorn.__main__
 from hypercorn.config import Config
 
 from app.config import PROJECT_ROOT, load_settings
+from app.supervise import serve
 
 CONFIG = PROJECT_ROOT / "hypercorn.toml"
 
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     for address in bind_addresses(args):
         check_free(address)
-    return hypercorn_main(["--config", str(CONFIG), *args, "app.asgi:app"])
+    # Hypercorn's command line builds the Config (hypercorn.toml, then the arguments) and hands it
+    # to hypercorn.run.run; ours keeps the workers alive instead (app/supervise.py).
+    hypercorn.__main__.run = serve  # type: ignore[attr-defined]
+    return hypercorn.__main__.main(["--config", str(CONFIG), *args, "app.asgi:app"])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ async def test_healthz_is_alive(client) -> None:
 async def test_readyz_reports_the_schema_revision(http: httpx.AsyncClient) -> None:
     response = await http.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "schema": "0002"}
+    assert response.json() == {"status": "ready", "schema": "0003"}
 
 
 async def _readyz_of(app: Quart) -> tuple[int, dict[str, str]]:

@@ -21,14 +21,15 @@ from tests.support import count_queries
 
 
 def test_no_hook_runs_app_wide(app: Quart) -> None:
-    """The site's user loading and CSRF, the API's token auth and CORS: each on its own
+    """The site's user loading and CSRF, the API's token auth and CORS, both faces' write limits:
+    each on its own
     blueprints, so /healthz, /readyz and static files run none of them."""
     for hooks in (app.before_request_funcs, app.after_request_funcs, app.url_value_preprocessors):
         assert not hooks.get(None), hooks
     for name in ("site", "auth", "admin"):
-        assert [f.__name__ for f in app.before_request_funcs[name]] == ["load_signed_in_user",
-                                                                       "check_csrf"]
-    assert [f.__name__ for f in app.before_request_funcs["api"]] == ["load_user"]
+        assert [f.__name__ for f in app.before_request_funcs[name]] == [
+            "load_signed_in_user", "check_csrf", "limit_writes"]
+    assert [f.__name__ for f in app.before_request_funcs["api"]] == ["load_user", "limit_writes"]
     assert [f.__name__ for f in app.after_request_funcs["api"]] == ["finish_response"]
     assert not app.before_request_funcs.get("health") and not app.after_request_funcs.get("health")
 

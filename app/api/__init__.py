@@ -11,9 +11,11 @@ from quart_cors import cors
 
 from app.api.common import CORS_KEY, blueprint, finish_response
 from app.config import Settings
+from app.limiter import limit_writes
 
 __all__ = ["finish_response", "init_app"]
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
+blueprint.before_request(limit_writes)  # after load_user: a signed-in user's changes are counted
 
 
 def init_app(app: Quart) -> None:

@@ -28,6 +28,7 @@ from app.api.tokens import issue_token
 from app.db import get_db
 from app.domain import users
 from app.domain.users import UNSET
+from app.limiter import limit
 
 Json = dict[str, Any]
 
@@ -38,6 +39,7 @@ Json = dict[str, Any]
 async def register(data: NewUserBody) -> tuple[Json, int]:
     """Register: 201 with the new user and a token; 409 when the username or e-mail is taken."""
     new = data.user
+    await limit("register")
     account = await users.register(get_db(), username=new.username, email=new.email,
                                    password=new.password)
     return user_json(account, issue_token(settings(), account)), 201
@@ -48,6 +50,7 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
 @answers(UserEnvelope, 200, 401, 422)
 async def login(data: LoginBody) -> Json:
     """Sign in with e-mail and password: 401 ``credentials: invalid`` never says which was wrong."""
+    await limit("signin", data.user.email)
     account = await users.authenticate(get_db(), email=data.user.email, password=data.user.password)
     return user_json(account, issue_token(settings(), account))
 
@@ -68,6 +71,8 @@ async def update_user(data: UserChangesBody) -> Json:
     A new password signs the user out everywhere: every other token and site session ends."""
     changes = data.user
     given: dict[str, Any] = {name: getattr(changes, name) for name in changes.model_fields_set}
+    if "password" in given:
+        await limit("password", current_user().id)
     fields = {name: given.get(name, UNSET) for name in ("username", "email", "password", "bio", "image")}
     account = await users.update_account(get_db(), current_user().id, **fields)
     # A new password revoked every token, this one too: the answer carries a fresh one.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, Quart
 
 from app.domain import Forbidden, NotFound
+from app.limiter import limit_writes
 from app.site.common import (
     DEFAULT_PAGE_SIZE,
     SessionInterface,
@@ -27,6 +28,7 @@ admin_blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 for _face in (blueprint, auth_blueprint, admin_blueprint):
     _face.before_request(load_signed_in_user)
     _face.before_request(check_csrf)
+    _face.before_request(limit_writes)
     _face.register_error_handler(NotFound, domain_error_page)
     _face.register_error_handler(Forbidden, domain_error_page)
 

@@ -8,6 +8,7 @@ from quart.typing import ResponseReturnValue
 from app.db import get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, sessions, users
 from app.domain.records import Account
+from app.limiter import limit
 from app.site import auth_blueprint as blueprint
 from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
 from app.site.forms import SignInForm, SignUpForm
@@ -28,6 +29,7 @@ async def register() -> ResponseReturnValue:
     if not form.is_submitted:
         form.next.data = request.args.get("next", "")
     if await form.validate_on_submit():
+        await limit("register")
         try:
             account = await users.register(get_db(), username=form.username.data,
                                            email=form.email.data, password=form.password.data)
@@ -48,6 +50,7 @@ async def login() -> ResponseReturnValue:
     if not form.is_submitted:
         form.next.data = request.args.get("next", "")
     if await form.validate_on_submit():
+        await limit("signin", form.email.data)
         try:
             account = await users.authenticate(get_db(), email=form.email.data,
                                                password=form.password.data)

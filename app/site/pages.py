@@ -12,6 +12,7 @@ from quart.typing import ResponseReturnValue
 from app.db import get_db
 from app.domain import Conflict, Invalid, articles, users
 from app.domain.users import UNSET
+from app.limiter import limit
 from app.site import blueprint
 from app.site.common import (
     add_errors,
@@ -109,6 +110,8 @@ async def settings() -> ResponseReturnValue:
     user = signed_in_user()
     form = await SettingsForm.create_form(obj=user)
     if await form.validate_on_submit():
+        if form.password.data:
+            await limit("password", user.id)
         try:
             account = await users.update_account(
                 get_db(), user.id, username=form.username.data, email=form.email.data,

@@ -1,0 +1,233 @@
+"""Rate limits on sign-in, registration, password changes and writes: per client address and per
+account, counted where every worker and every host sees the same counters.
+
+The counting is the ``limits`` library's (fixed windows: a window starts at its first hit and
+lasts its period). The counters live in Redis when ``CONDUIT_REDIS_URL`` is set (several hosts),
+otherwise in the database's ``rate_limits`` table, which every worker of a host already shares:
+``make run``'s two workers count together with no extra server. Either way an increment is one
+atomic statement (a Lua script in Redis; INSERT ... ON CONFLICT ... RETURNING in SQL).
+
+A refused request raises ``RateLimited``; each face answers it (429 with ``Retry-After``: the
+RealWorld error JSON under /api, the site's error page elsewhere). The client's address is the
+peer's, or, when the peer is a configured proxy, the first address in ``X-Forwarded-For`` that is
+not one of them (read from the right: a client can put anything on the left).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any, cast
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from quart import Quart, current_app, g, request
+from redis.asyncio import ConnectionPool
+from sqlalchemy import Table, bindparam, case, delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.models import RateLimitCounter
+
+EXTENSION_KEY = "conduit.limiter"
+REDIS_TIMEOUT_S = 3.0
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    what: str  # "sign-in attempts": the answer says "too many sign-in attempts"
+    per_address: str  # in the limits library's notation: "20/minute"
+    per_account: str | None = None
+
+
+RULES = {
+    "signin": Rule("sign-in attempts", "20/minute", "20/minute"),
+    "register": Rule("registrations from this address", "20/hour"),
+    "password": Rule("password changes", "20/hour", "5/hour"),
+    "write": Rule("changes", "600/minute", "60/minute"),
+}
+
+
+class RateLimited(Exception):
+    """A limit is reached: answer 429 and say when to come back."""
+
+    def __init__(self, rule: Rule, retry_after: int) -> None:
+        super().__init__(rule.what)
+        self.rule = rule
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        return f"too many {self.rule.what}; try again in {self.retry_after} seconds"
+
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage in the app's own database: one row per counter (``rate_limits``)."""
+
+    STORAGE_SCHEME = ["conduit+database"]
+    PURGE_EVERY = 1000  # increments between deletions of windows that have ended
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._increments = 0
+        table = cast(Table, RateLimitCounter.__table__)
+        insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+        new = insert(table).values(key=bindparam("key"), hits=bindparam("amount"),
+                                   expires_at=bindparam("ends"))
+        ended = table.c.expires_at <= bindparam("now")
+        self._incr = new.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"hits": case((ended, new.excluded.hits), else_=table.c.hits + new.excluded.hits),
+                  "expires_at": case((ended, new.excluded.expires_at), else_=table.c.expires_at)},
+        ).returning(table.c.hits)
+        self._row = select(table.c.hits, table.c.expires_at).where(table.c.key == bindparam("key"))
+        self._table = table
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        async with self.engine.connect() as conn:
+            hits = (await conn.execute(self._incr, {"key": key, "amount": amount, "now": now,
+                                                    "ends": now + expiry})).scalar_one()
+            self._increments += 1
+            if self._increments % self.PURGE_EVERY == 0:
+                await conn.execute(delete(self._table).where(self._table.c.expires_at < now))
+            await conn.commit()
+        return int(hits)
+
+    async def _window(self, key: str) -> tuple[int, float]:
+        now = time.time()
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(self._row, {"key": key})).first()
+        if row is None or row.expires_at <= now:
+            return 0, now
+        return int(row.hits), float(row.expires_at)
+
+    async def get(self, key: str) -> int:
+        return (await self._window(key))[0]
+
+    async def get_expiry(self, key: str) -> float:
+        return (await self._window(key))[1]
+
+    async def check(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def reset(self) -> int | None:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(delete(self._table))
+            await conn.commit()
+        return int(result.rowcount)
+
+    async def clear(self, key: str) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(delete(self._table).where(self._table.c.key == key))
+            await conn.commit()
+
+
+def redis_pool(settings: Settings) -> ConnectionPool:
+    """redis-py's pool for ``CONDUIT_REDIS_URL``: an unreachable or frozen Redis fails a command
+    within seconds (then the request is answered 503) instead of holding it."""
+    return ConnectionPool.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                   socket_connect_timeout=REDIS_TIMEOUT_S)
+
+
+def redis_storage(settings: Settings, pool: ConnectionPool) -> RedisStorage:
+    url = settings.redis_url
+    url = "redis+" + url if url.startswith("unix:") else url
+    options: dict[str, Any] = {"connection_pool": pool}  # typed as str | float | bool upstream
+    return RedisStorage(f"async+{url}", implementation="redispy",
+                        key_prefix=f"{settings.redis_prefix}:limits", **options)
+
+
+class Limiter:
+    """Flask-style extension: the storage opens with the app (after the database's engine)."""
+
+    def init_app(self, app: Quart, settings: Settings, engine: Callable[[], AsyncEngine]) -> None:
+        app.extensions[EXTENSION_KEY] = self
+        self.enabled = settings.rate_limits
+        self.proxies = settings.trusted_proxy_networks
+        self.items = {name: (parse(rule.per_address),
+                             parse(rule.per_account) if rule.per_account else None)
+                      for name, rule in RULES.items()}
+        self.storage: Storage | None = None
+        self.pool: ConnectionPool | None = None
+
+        @app.before_serving
+        async def _open() -> None:
+            if not self.enabled:
+                return
+            if settings.redis_url:
+                self.pool = redis_pool(settings)
+                self.storage = redis_storage(settings, self.pool)
+            else:
+                self.storage = DatabaseStorage(engine())
+            self.strategy = FixedWindowRateLimiter(self.storage)
+
+        @app.after_serving
+        async def _close() -> None:
+            if self.pool is not None:
+                await self.pool.aclose()
+            self.storage = self.pool = None
+
+    async def hit(self, name: str, address: str, account: str | None) -> None:
+        """Count one try against the rule's address and account limits; RateLimited over either."""
+        if self.storage is None:
+            return
+        per_address, per_account = self.items[name]
+        checks: list[tuple[RateLimitItem, str]] = [(per_address, address)]
+        if per_account is not None and account is not None:
+            checks.append((per_account, account))
+        for item, identity in checks:
+            if not await self.strategy.hit(item, name, identity):
+                ends = (await self.strategy.get_window_stats(item, name, identity)).reset_time
+                raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+
+
+def client_address(proxies: tuple[IPv4Network | IPv6Network, ...]) -> str:
+    """The peer's address, or the client a trusted proxy says it forwards for."""
+    peer = request.remote_addr or "unknown"
+    if not proxies or not _within(peer, proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def _within(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
+async def limit(name: str, account: str | int | None = None) -> None:
+    """Count one try at ``name`` (a RULES key) for this client, and for ``account`` if given."""
+    limiter: Limiter = current_app.extensions[EXTENSION_KEY]
+    if limiter.storage is not None:
+        address = client_address(limiter.proxies)
+        await limiter.hit(name, address, None if account is None else str(account).lower())
+
+
+async def limit_writes() -> None:
+    """before_request of the site and the API: a signed-in user's changes count against ``write``
+    (sign-in and registration have their own rules, counted in their views)."""
+    if request.method in UNSAFE_METHODS and g.get("user") is not None:
+        await limit("write", g.user.id)

@@ -1,0 +1,166 @@
+"""Rate limits on sign-in, registration, password changes and writes: per address and per account,
+answered 429 with Retry-After (JSON under /api, the error page on the site). In-process here (the
+database's counters); tests/test_rate_limits_live.py proves them across two workers and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from quart import Quart
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import create_app
+from tests.api_helpers import PASSWORD, auth, errors, new_article, register
+from tests.site_helpers import make_user, token_for
+
+PROXY = "127.0.0.1"  # httpx's ASGI transport says the peer is 127.0.0.1
+
+
+@pytest.fixture
+async def limited(app: Quart, database_url: str) -> AsyncIterator[Quart]:
+    """The app with its limits on (the testing default is off), behind a trusted proxy at PROXY.
+    Asking for ``app`` too makes the suite's cleanup empty the counters afterwards."""
+    application = create_app({"env": "testing", "database_url": database_url, "rate_limits": True,
+                              "trusted_proxies": PROXY})
+    async with application.test_app():
+        yield application
+
+
+def _http(application: Quart, peer: str = PROXY) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=application, client=(peer, 1234))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://conduit.test")
+
+
+async def _login(http: httpx.AsyncClient, email: str, password: str = "wrong password",
+                 forwarded_for: str | None = None) -> httpx.Response:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return await http.post("/api/users/login", headers=headers,
+                           json={"user": {"email": email, "password": password}})
+
+
+def _assert_limited(answer: httpx.Response, what: str) -> None:
+    assert answer.status_code == 429, answer.text
+    assert 1 <= int(answer.headers["Retry-After"]) <= 3600
+    (message,) = errors(answer)["limit"]
+    assert message.startswith(f"reached: too many {what}; try again in ")
+
+
+async def test_the_21st_wrong_sign_in_within_a_minute_is_refused(limited: Quart) -> None:
+    async with _http(limited) as http:
+        await register(http, "target")
+        for _ in range(20):
+            assert (await _login(http, "target@example.test")).status_code == 401
+        _assert_limited(await _login(http, "target@example.test"), "sign-in attempts")
+        # The limit counts attempts: the right password waits too (no argon2 hash is spent on it).
+        _assert_limited(await _login(http, "target@example.test", PASSWORD), "sign-in attempts")
+
+
+async def test_an_account_is_limited_whatever_address_tries_it(limited: Quart) -> None:
+    async with _http(limited) as http:
+        for number in range(20):
+            answer = await _login(http, "Victim@Example.test", forwarded_for=f"198.51.100.{number}")
+            assert answer.status_code == 401
+        # Another spelling of the same e-mail, from yet another address: still that account.
+        answer = await _login(http, "victim@example.test", forwarded_for="198.51.100.99")
+        _assert_limited(answer, "sign-in attempts")
+        # Another account from another address is not affected.
+        answer = await _login(http, "other@example.test", forwarded_for="198.51.100.100")
+        assert answer.status_code == 401
+
+
+async def test_an_address_is_limited_whatever_account_it_tries(limited: Quart) -> None:
+    async with _http(limited) as http:
+        for number in range(20):
+            answer = await _login(http, f"user{number}@example.test", forwarded_for="203.0.113.7")
+            assert answer.status_code == 401
+        _assert_limited(await _login(http, "fresh@example.test", forwarded_for="203.0.113.7"),
+                        "sign-in attempts")
+        assert (await _login(http, "fresh@example.test", forwarded_for="203.0.113.8")).status_code == 401
+
+
+async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(limited: Quart) -> None:
+    async with _http(limited, peer="192.0.2.50") as http:  # not a configured proxy
+        for number in range(20):
+            answer = await _login(http, f"user{number}@example.test", forwarded_for=f"10.0.0.{number}")
+            assert answer.status_code == 401
+        # Before: every forged address got its own 20 tries.
+        _assert_limited(await _login(http, "fresh@example.test", forwarded_for="10.0.0.99"),
+                        "sign-in attempts")
+
+
+async def test_only_the_hops_the_proxies_added_are_believed(limited: Quart) -> None:
+    """X-Forwarded-For is read from the right: what the client wrote on the left is not trusted."""
+    async with _http(limited) as http:
+        for number in range(20):
+            forged = f"10.1.1.{number}, 203.0.113.9"  # the proxy appended the real 203.0.113.9
+            assert (await _login(http, f"u{number}@example.test", forwarded_for=forged)).status_code == 401
+        _assert_limited(await _login(http, "x@example.test", forwarded_for="10.9.9.9, 203.0.113.9"),
+                        "sign-in attempts")
+
+
+async def test_site_sign_in_is_limited_with_the_error_page(limited: Quart, db: AsyncSession) -> None:
+    await make_user(db, "walker")
+    client = limited.test_client()
+    token = await token_for(client, "/login")
+    form = {"email": "walker@example.test", "password": "wrong", "csrf_token": token}
+    for _ in range(20):
+        answer = await client.post("/login", form=form)
+        assert answer.status_code == 200
+        assert "Wrong e-mail or password." in await answer.get_data(as_text=True)
+    answer = await client.post("/login", form=form)
+    assert answer.status_code == 429
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert answer.mimetype == "text/html"
+    page = await answer.get_data(as_text=True)
+    assert "429 Too Many Requests" in page
+    assert "too many sign-in attempts; try again in" in page
+
+
+async def test_registrations_from_one_address_are_limited(limited: Quart) -> None:
+    async with _http(limited) as http:
+        for number in range(20):
+            await register(http, f"newcomer{number}")
+        answer = await http.post("/api/users", json={"user": {
+            "username": "one_too_many", "email": "one@example.test", "password": PASSWORD}})
+        _assert_limited(answer, "registrations from this address")
+        assert (await http.get("/api/profiles/one_too_many")).status_code == 404  # nothing written
+
+
+async def test_password_changes_are_limited_per_account(limited: Quart) -> None:
+    async with _http(limited) as http:
+        token = await register(http, "changer")
+        for number in range(5):
+            answer = await http.put("/api/user", headers=auth(token),
+                                    json={"user": {"password": f"new password {number}"}})
+            assert answer.status_code == 200, answer.text
+            token = answer.json()["user"]["token"]  # a new password revokes the old token
+        answer = await http.put("/api/user", headers=auth(token),
+                                json={"user": {"password": "yet another password"}})
+        _assert_limited(answer, "password changes")
+        # Other changes still go through (they are writes, far below their limit).
+        answer = await http.put("/api/user", headers=auth(token), json={"user": {"bio": "hi"}})
+        assert answer.status_code == 200
+
+
+async def test_writes_are_limited_per_account(limited: Quart) -> None:
+    async with _http(limited) as http:
+        writer = await register(http, "busy")
+        reader = await register(http, "calm")
+        slug = (await new_article(http, writer))["slug"]  # write 1
+        for number in range(59):
+            method = http.post if number % 2 == 0 else http.delete
+            answer = await method(f"/api/articles/{slug}/favorite", headers=auth(writer))
+            assert answer.status_code == 200
+        _assert_limited(await http.post(f"/api/articles/{slug}/favorite", headers=auth(writer)),
+                        "changes")
+        # Reading is not limited, and another account writes on.
+        assert (await http.get(f"/api/articles/{slug}", headers=auth(writer))).status_code == 200
+        assert (await http.post(f"/api/articles/{slug}/favorite", headers=auth(reader))).status_code == 200
+
+
+async def test_limits_are_off_in_testing_unless_asked_for(http: httpx.AsyncClient) -> None:
+    await register(http, "tester")
+    for _ in range(25):
+        assert (await _login(http, "tester@example.test")).status_code == 401
