@@ -52,6 +52,9 @@ class Settings:
     database_url: str = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'conduit.db'}"
     secret_key: str = ""  # production: required; elsewhere, generated once (instance_secret)
     pool_size: int = 5
+    # Seconds a request waits for the database: to connect, for a statement, for a pooled connection
+    # (and, on SQLite, for the write lock). Past it the answer is 503 with Retry-After, not a hang.
+    db_timeout: int = 5
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
     session_cookie_secure: bool = False
@@ -169,6 +172,8 @@ def load_settings(
         raise ConfigError(f"CONDUIT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     if not 1 <= settings.pool_size <= 100:
         raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
+    if not 1 <= settings.db_timeout <= 300:
+        raise ConfigError("CONDUIT_DB_TIMEOUT must be between 1 and 300 seconds")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
         raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
     if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:

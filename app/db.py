@@ -22,8 +22,6 @@ from app.config import Settings
 from app.domain._sql import WRITE_OPTION
 
 EXTENSION_KEY = "conduit.db"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-POOL_TIMEOUT_S = 30
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -34,12 +32,19 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # fails its statement once, and SQLAlchemy then discards the pool's stale connections.
         # Autocommit by default: a read sends no BEGIN and no ROLLBACK; a write's transaction is
         # asked for by app.domain._sql.writing.
+        # Timeouts (CONDUIT_DB_TIMEOUT): to connect, for a pooled connection, and for a statement,
+        # which the server cancels itself (statement_timeout; the connection stays usable) and,
+        # should the server not answer at all (stopped, unreachable), the client gives up on a
+        # second later. app/errors.py answers all of them 503.
+        timeout = settings.db_timeout
         return create_async_engine(
             settings.database_url,
             pool_size=settings.pool_size,
             max_overflow=0,
-            pool_timeout=POOL_TIMEOUT_S,
+            pool_timeout=timeout,
             isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": timeout, "command_timeout": timeout + 1,
+                          "server_settings": {"statement_timeout": str(timeout * 1000)}},
         )
 
     database = settings.url.database
@@ -49,10 +54,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         # isolation_level=None hands transaction control to the "begin" hook below; the
         # driver's implicit deferred BEGIN loses updates under concurrent read-modify-write.
-        connect_args={"isolation_level": None, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # "timeout": how long a statement waits for another connection's write lock.
+        connect_args={"isolation_level": None, "timeout": settings.db_timeout},
         pool_size=settings.pool_size,
         max_overflow=0,
-        pool_timeout=60,
+        pool_timeout=settings.db_timeout,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -61,7 +67,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={settings.db_timeout * 1000}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -3,40 +3,75 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 from quart import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.config import Settings
 from app.db import get_database
 
 blueprint = Blueprint("health", __name__)
 READY_TIMEOUT_S = 2.0
+MIN_FREE_BYTES = 1024 * 1024  # below this, a SQLite write may fail with "database or disk is full"
+Answer = tuple[dict[str, str], int]
 
 
 @blueprint.get("/healthz")
-async def healthz() -> tuple[dict[str, str], int]:
+async def healthz() -> Answer:
     """The process is alive and serving; says nothing about its dependencies."""
     return {"status": "ok"}, 200
 
 
 @blueprint.get("/readyz")
-async def readyz() -> tuple[dict[str, str], int]:
-    """The database answers and carries the schema (it has been migrated)."""
+async def readyz() -> Answer:
+    """The database answers, carries the schema (it has been migrated) and can take writes: not
+    read-only, and (SQLite) not on a full disk. Otherwise 503 with the reason."""
     engine = get_database().engine
     if engine is None:
-        return {"status": "unavailable", "reason": "database engine is not open"}, 503
+        return _unavailable("database engine is not open")
+    settings: Settings = current_app.config["CONDUIT"]
+    postgres = not settings.is_sqlite
+    if not postgres:  # first: on a read-only file system SQLite may not even open the file
+        problem = await asyncio.to_thread(sqlite_storage_problem, Path(settings.url.database or ""))
+        if problem:
+            return _unavailable(problem)
+    query = "SELECT version_num" + (", current_setting('transaction_read_only')" if postgres else "")
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), engine.connect() as conn:
-            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+            row = (await conn.execute(text(f"{query} FROM alembic_version"))).first()
     except TimeoutError:
-        return {"status": "unavailable", "reason": "database did not answer in time"}, 503
+        return _unavailable("database did not answer in time")
     except (SQLAlchemyError, OSError) as error:
         current_app.logger.warning("readiness check failed: %s", error)
-        reason = "database is not migrated (run: quart --app app db upgrade)"
-        if "alembic_version" not in str(error):
-            reason = f"database does not answer: {type(error).__name__}"
-        return {"status": "unavailable", "reason": reason}, 503
-    if version is None:
-        return {"status": "unavailable", "reason": "database is not migrated"}, 503
-    return {"status": "ready", "schema": str(version)}, 200
+        if "alembic_version" in str(error):
+            return _unavailable("database is not migrated (run: quart --app app db upgrade)")
+        return _unavailable(f"database does not answer: {type(error).__name__}")
+    if row is None:
+        return _unavailable("database is not migrated")
+    if postgres and row[1] == "on":
+        return _unavailable("database is read-only (a standby, or default_transaction_read_only)")
+    return {"status": "ready", "schema": str(row[0])}, 200
+
+
+def sqlite_storage_problem(database: Path) -> str | None:
+    """Why SQLite could not write ``database`` now: a read-only file system or file, a full disk.
+    (In a thread: statvfs on a network file system can block.)"""
+    try:
+        stats = os.statvfs(database.parent)
+    except OSError as error:
+        return f"database folder cannot be read ({error.strerror})"
+    if stats.f_flag & os.ST_RDONLY:
+        return "database is read-only (its file system is mounted read-only)"
+    if database.exists() and not os.access(database, os.W_OK):
+        return "database is read-only (its file cannot be written)"
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES:
+        return f"disk is full ({free // 1024} KiB free where the database is)"
+    return None
+
+
+def _unavailable(reason: str) -> Answer:
+    return {"status": "unavailable", "reason": reason}, 503

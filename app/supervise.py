@@ -55,9 +55,31 @@ def worker_function(config: Config) -> WorkerFunc:
                      "(use uvloop or asyncio)")
 
 
+def close_idle_http2() -> None:
+    """Hypercorn 0.18 starts no keep-alive timer on a cleartext HTTP/2 connection (h2c): one that
+    sent only the preface, or went quiet after its requests, was held forever (500 such
+    connections were all open after 120 s). Say the new connection is idle when it is, as an
+    HTTP/1.1 one does: the keep-alive timeout then closes it, and a request stops the timer."""
+    from hypercorn.events import Updated
+    from hypercorn.protocol.h2 import H2Protocol
+
+    original = H2Protocol.initiate
+    if getattr(original, "closes_when_idle", False):
+        return
+
+    async def initiate(self: H2Protocol, headers: list[tuple[bytes, bytes]] | None = None,
+                       settings: bytes | None = None) -> None:
+        await original(self, headers, settings)
+        await self.send(Updated(idle=self.idle))
+
+    initiate.closes_when_idle = True  # type: ignore[attr-defined]
+    H2Protocol.initiate = initiate  # type: ignore[method-assign]
+
+
 def run_worker(function: WorkerFunc, config: Config, sockets: Sockets, shutdown: Event,
                master: int) -> None:
     """A worker process's entry point (spawned: it must be importable and its arguments picklable)."""
+    close_idle_http2()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform == "linux":

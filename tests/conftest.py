@@ -44,6 +44,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="database backend the suite runs against")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backend(name): runs in that backend's pass only (a fault "
+                            "test that breaks a database of its own kind)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked for the other backend are deselected (not skipped): each runs once per
+    ``make test``, in its own backend's pass."""
+    chosen = config.getoption("--db")
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        (drop if marker is not None and marker.args[0] != chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"conduit database backend: {config.getoption('--db')}"
 

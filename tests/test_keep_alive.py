@@ -10,8 +10,11 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import h2.connection
+import h2.events
 import httpx
 
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 BODY = b'{"article": {"title": "t", "description": "d", "body": "b"}}'
 
 
@@ -76,3 +79,48 @@ def test_a_request_whose_body_is_read_keeps_its_connection(live_server: str) -> 
         answers = [client.post("/api/users/login", json={"user": {}}) for _ in range(3)]
     assert [a.status_code for a in answers] == [422] * 3
     assert all("close" not in a.headers.get("connection", "") for a in answers)
+
+
+def _closed_within(conn: socket.socket, seconds: float) -> bool:
+    """Read (and drop) what the server sends until it closes the connection or ``seconds`` pass."""
+    conn.settimeout(0.5)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if not conn.recv(65536):
+                return True
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return True
+    return False
+
+
+def test_idle_http2_connections_are_closed_after_the_keep_alive_timeout(live_server: str) -> None:
+    """Before: 500 cleartext HTTP/2 connections that sent only the preface were all still open
+    after 120 s (hypercorn.toml's keep_alive_timeout is 5 s)."""
+    parts = urlsplit(live_server)
+    address = (parts.hostname or "127.0.0.1", parts.port or 80)
+    quiet = [socket.create_connection(address, timeout=10) for _ in range(50)]
+    for conn in quiet:
+        conn.sendall(PREFACE)  # and nothing more
+    # A connection that asks for something is answered, then closed once it has been idle.
+    used = socket.create_connection(address, timeout=10)
+    client = h2.connection.H2Connection()
+    client.initiate_connection()
+    client.send_headers(1, [(":method", "GET"), (":path", "/healthz"), (":scheme", "http"),
+                            (":authority", parts.netloc)], end_stream=True)
+    used.sendall(client.data_to_send())
+    status = None
+    while status is None:
+        for event in client.receive_data(used.recv(65536)):
+            if isinstance(event, h2.events.ResponseReceived):
+                status = dict(event.headers)[b":status"]
+        used.sendall(client.data_to_send())
+    assert status == b"200"
+    try:
+        # Bounded wait, not a timing claim: before, none of them ever closed.
+        assert all(_closed_within(conn, 15) for conn in [*quiet, used])
+    finally:
+        for conn in [*quiet, used]:
+            conn.close()

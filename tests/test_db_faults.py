@@ -1,0 +1,180 @@
+"""A database that freezes, goes down, fills its disk or turns read-only is answered 503 with
+Retry-After (JSON under /api, a page on the site) within the database timeout, never a hang or a
+500; /readyz says why; everything works again once the database does, with no restart.
+
+Each test breaks a database of its own (a private PostgreSQL cluster, SQLite on a private tmpfs)
+served by a real conduit-serve, and runs in its backend's pass of ``make test``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.migrate import upgrade
+from bench.servers import free_port, running_server
+from tests.conftest import ROOT
+from tests.faults import Cluster, fill, private_cluster, read_only_view, tiny_tmpfs
+
+DB_TIMEOUT_S = 2
+# A hang fails the test: every answer must come well inside this (pool wait + one statement).
+CLIENT_TIMEOUT_S = 20
+ARTICLE = {"title": "Kept", "description": "d", "body": "b", "tagList": ["faults"]}
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Callable[[str], Iterator[httpx.Client]]:
+    def start(url: str, migrate: bool = True) -> Iterator[httpx.Client]:
+        if migrate:
+            upgrade(url)
+        port = free_port()
+        env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": url,
+               "CONDUIT_DB_TIMEOUT": str(DB_TIMEOUT_S)}
+        command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+        with running_server(command, probe=f"http://127.0.0.1:{port}/healthz", cwd=ROOT, env=env,
+                            log=tmp_path / "serve.log"), \
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=CLIENT_TIMEOUT_S) as http:
+            yield http
+    return start
+
+
+def _token(http: httpx.Client) -> str:
+    answer = http.post("/api/users", json={"user": {"username": "keeper", "email": "k@example.test",
+                                                    "password": "password123"}})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["user"]["token"])
+
+
+def _write(http: httpx.Client, token: str, title: str, body: str = "b") -> httpx.Response:
+    return http.post("/api/articles", headers={"Authorization": f"Token {token}"},
+                     json={"article": {**ARTICLE, "title": title, "body": body}})
+
+
+def _assert_unavailable(answer: httpx.Response) -> None:
+    assert answer.status_code == 503, (answer.status_code, answer.text[:300])
+    assert answer.headers["Retry-After"] == "5"
+    if answer.request.url.path.startswith("/api/"):
+        assert answer.json() == {"errors": {"database": [
+            "is unavailable just now; try again in a few seconds"]}}
+    else:
+        assert "503 Service Unavailable" in answer.text and "try again in a few seconds" in answer.text
+
+
+def _not_ready(http: httpx.Client, reason: str) -> None:
+    answer = http.get("/readyz")
+    assert answer.status_code == 503 and reason in answer.json()["reason"], answer.text
+
+
+def _eventually_ok(http: httpx.Client, path: str) -> httpx.Response:
+    """Recovery without a restart: the first answers after the fault may still be 503s."""
+    for _ in range(50):
+        answer = http.get(path)
+        if answer.status_code == 200:
+            return answer
+        assert answer.status_code == 503, answer.text
+    raise AssertionError(f"{path} never recovered")
+
+
+@pytest.mark.backend("postgresql")
+def test_postgresql_frozen_down_or_read_only_is_503_and_recovers(serve: Callable[..., Iterator[
+        httpx.Client]]) -> None:
+    with private_cluster() as cluster:
+        for http in serve(cluster.url):
+            token = _token(http)
+            assert _write(http, token, "Before").status_code == 201
+            _frozen(cluster, http, token)
+            _down(cluster, http, token)
+            _read_only(cluster, http, token)
+            titles = {a["title"] for a in http.get("/api/articles").json()["articles"]}
+            assert titles == {"Before", "While up", "After the freeze", "Writable again"}
+
+
+def _frozen(cluster: Cluster, http: httpx.Client, token: str) -> None:
+    """SIGSTOP: before, requests got no answer for 30-100 s, then 500."""
+    cluster.signal_all(signal.SIGSTOP)
+    try:
+        paths = ["/api/articles"] * 12 + ["/", "/article/before", "/api/tags"] * 3
+        with ThreadPoolExecutor(len(paths) + 3) as pool:
+            answers = list(pool.map(http.get, paths))
+            logins = list(pool.map(lambda _: http.post("/api/users/login", json={"user": {
+                "email": "k@example.test", "password": "password123"}}), range(3)))
+        for answer in answers + logins:
+            _assert_unavailable(answer)
+        _not_ready(http, "did not answer in time")
+    finally:
+        cluster.signal_all(signal.SIGCONT)
+    _eventually_ok(http, "/api/articles")
+    assert _write(http, token, "After the freeze").status_code == 201
+
+
+def _down(cluster: Cluster, http: httpx.Client, token: str) -> None:
+    """Shut down: before, 500."""
+    cluster.stop()
+    try:
+        _assert_unavailable(http.get("/api/articles"))
+        _assert_unavailable(http.get("/"))
+        _assert_unavailable(_write(http, token, "Lost?"))
+        _not_ready(http, "database does not answer")
+    finally:
+        cluster.start()
+    _eventually_ok(http, "/api/articles")
+    assert _write(http, token, "While up").status_code == 201
+
+
+def _read_only(cluster: Cluster, http: httpx.Client, token: str) -> None:
+    cluster.psql("ALTER SYSTEM SET default_transaction_read_only = on")
+    cluster.psql("SELECT pg_reload_conf()")
+    try:
+        _assert_unavailable(_write(http, token, "Refused"))
+        _not_ready(http, "database is read-only")
+    finally:
+        cluster.psql("SET default_transaction_read_only = off", "ALTER SYSTEM RESET ALL")
+        cluster.psql("SELECT pg_reload_conf()")
+    assert _eventually_ok(http, "/readyz").json()["status"] == "ready"
+    assert _write(http, token, "Writable again").status_code == 201
+
+
+@pytest.mark.backend("sqlite")
+def test_sqlite_full_read_only_or_locked_is_503_and_recovers(serve: Callable[..., Iterator[
+        httpx.Client]]) -> None:
+    with tiny_tmpfs() as folder:
+        database = folder / "conduit.db"
+        for http in serve(f"sqlite+aiosqlite:///{database}"):
+            token = _token(http)
+            assert _write(http, token, "Before").status_code == 201
+            # A full disk: before, the write answered 500 and /readyz said ready.
+            filler = fill(folder)
+            _not_ready(http, "disk is full")
+            # SQLite may still fit a write or two in its WAL file's spare pages; not more.
+            answers = [_write(http, token, f"Big {n}", body="x" * 90_000) for n in range(8)]
+            kept = [a.json()["article"]["title"] for a in answers if a.status_code == 201]
+            assert len(kept) < 8
+            for answer in answers[len(kept):]:
+                _assert_unavailable(answer)
+            assert http.get("/api/articles").status_code == 200  # reading goes on
+            filler.unlink()
+            assert http.get("/readyz").status_code == 200
+            assert _write(http, token, "Space again", body="x" * 90_000).status_code == 201
+            # Another process holds the write lock past the timeout.
+            holder = sqlite3.connect(database, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                _assert_unavailable(_write(http, token, "Waited"))
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            assert _write(http, token, "Unlocked").status_code == 201
+            titles = {a["title"] for a in http.get("/api/articles").json()["articles"]}
+            assert titles == {"Before", *kept, "Space again", "Unlocked"}
+        # The same database seen through a read-only mount, by a second server.
+        with read_only_view(folder) as view:
+            for http in serve(f"sqlite+aiosqlite:///{view / 'conduit.db'}", migrate=False):
+                _not_ready(http, "database is read-only (its file system is mounted read-only)")
+                _assert_unavailable(_write(http, token, "Refused"))
