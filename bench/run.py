@@ -105,7 +105,9 @@ def main() -> int:
     cores = os.cpu_count() or 1
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="conduit-bench-"))
+    # Rate limits off: the load generator's users all register and write from 127.0.0.1.
     env = {**os.environ, "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
+           "CONDUIT_RATE_LIMITS": "off",
            "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}"}
     quart = [str(BIN / "quart"), "--app", "app"]
     subprocess.run([*quart, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)

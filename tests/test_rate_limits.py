@@ -12,6 +12,7 @@ from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import create_app
+from bench.servers import free_port
 from tests.api_helpers import PASSWORD, auth, errors, new_article, register
 from tests.site_helpers import make_user, token_for
 
@@ -164,3 +165,16 @@ async def test_limits_are_off_in_testing_unless_asked_for(http: httpx.AsyncClien
     await register(http, "tester")
     for _ in range(25):
         assert (await _login(http, "tester@example.test")).status_code == 401
+
+
+async def test_an_unreachable_redis_is_a_503_not_a_500(app: Quart, database_url: str) -> None:
+    """The counters are unreachable: the answer says so and when to come back (no try is let
+    through uncounted, and nothing hangs: redis-py gives up after 3 s at most)."""
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    application = create_app({"env": "testing", "database_url": database_url, "rate_limits": True,
+                              "redis_url": nowhere})
+    async with application.test_app(), _http(application) as http:
+        answer = await _login(http, "someone@example.test")
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "5"
+        assert errors(answer) == {"redis": ["is unavailable just now; try again in a few seconds"]}

@@ -75,11 +75,12 @@ async def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(app: Quart) 
     if engine.dialect.name != "sqlite":
         async with engine.connect() as conn:
             assert (await conn.scalar(text("SHOW transaction_isolation"))) == "read committed"
+            assert (await conn.scalar(text("SHOW statement_timeout"))) == "5s"  # CONDUIT_DB_TIMEOUT
         return
     async with engine.connect() as conn:
         assert (await conn.scalar(text("PRAGMA journal_mode"))) == "wal"
         assert (await conn.scalar(text("PRAGMA foreign_keys"))) == 1
-        assert (await conn.scalar(text("PRAGMA busy_timeout"))) == 30000
+        assert (await conn.scalar(text("PRAGMA busy_timeout"))) == 5000  # CONDUIT_DB_TIMEOUT
 
 
 async def _usernames_still_unique_regardless_of_case(url: str) -> None:
