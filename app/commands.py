@@ -33,7 +33,7 @@ def _settings(info: ScriptInfo) -> Settings:
 
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine = make_engine(settings)
+        engine = make_engine(settings, serving=False)
         try:
             async with async_sessionmaker(engine, expire_on_commit=False)() as session:
                 return await work(session)

@@ -24,8 +24,14 @@ from app.domain._sql import WRITE_OPTION
 EXTENSION_KEY = "conduit.db"
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    """An engine for either backend. SQLite gets the settings that keep concurrent writers safe."""
+COMMAND_WAIT_S = 60  # migrations and CLI commands: no statement limit, a longer lock wait
+
+
+def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
+    """An engine for either backend. SQLite gets the settings that keep concurrent writers safe.
+    ``serving=False`` (migrations, CLI commands): statements may take as long as they need (an
+    index build), and waits for a lock or a pooled connection are longer."""
+    wait = settings.db_timeout if serving else max(settings.db_timeout, COMMAND_WAIT_S)
     if not settings.is_sqlite:
         # A fixed pool: connections made once and kept (overflow ones would be opened and closed
         # again under load). No pre-ping round trip per checkout: a connection the server dropped
@@ -37,14 +43,15 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # should the server not answer at all (stopped, unreachable), the client gives up on a
         # second later. app/errors.py answers all of them 503.
         timeout = settings.db_timeout
+        bounded: dict[str, Any] = {"command_timeout": timeout + 1, "server_settings": {
+            "statement_timeout": str(timeout * 1000)}} if serving else {}
         return create_async_engine(
             settings.database_url,
             pool_size=settings.pool_size,
             max_overflow=0,
-            pool_timeout=timeout,
+            pool_timeout=wait,
             isolation_level="AUTOCOMMIT",
-            connect_args={"timeout": timeout, "command_timeout": timeout + 1,
-                          "server_settings": {"statement_timeout": str(timeout * 1000)}},
+            connect_args={"timeout": timeout, **bounded},
         )
 
     database = settings.url.database
@@ -55,10 +62,10 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # isolation_level=None hands transaction control to the "begin" hook below; the
         # driver's implicit deferred BEGIN loses updates under concurrent read-modify-write.
         # "timeout": how long a statement waits for another connection's write lock.
-        connect_args={"isolation_level": None, "timeout": settings.db_timeout},
+        connect_args={"isolation_level": None, "timeout": wait},
         pool_size=settings.pool_size,
         max_overflow=0,
-        pool_timeout=settings.db_timeout,
+        pool_timeout=wait,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -67,7 +74,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={settings.db_timeout * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={wait * 1000}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

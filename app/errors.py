@@ -8,43 +8,10 @@ reaches a client; 500s are logged with theirs.
 from __future__ import annotations
 
 from quart import Quart, Response, current_app, g, jsonify, render_template, request
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from app.faults import unavailable
 from app.limiter import RateLimited
-
-RETRY_AFTER_S = 5  # after a database or Redis fault: about one CONDUIT_DB_TIMEOUT
-# PostgreSQL's classes of "not now" (not "not this"): connection exceptions, a read-only
-# transaction, insufficient resources (disk full, out of memory, too many connections), operator
-# intervention (statement timeout, shutdown, starting up) and system (I/O) errors.
-UNAVAILABLE_SQLSTATES = ("08", "25006", "53", "57", "58")
-
-
-def unavailable(error: BaseException) -> str | None:
-    """What could not be reached when ``error`` is a fault of the database or Redis rather than of
-    this code: a timeout (connect, statement, pool checkout, SQLite's write lock), a refused or
-    dropped connection, a full disk or a read-only database. None for anything else."""
-    if isinstance(error, RedisConnectionError | RedisTimeoutError):
-        return "redis"
-    if isinstance(error, PoolTimeout | OperationalError | InterfaceError | TimeoutError | ConnectionError):
-        return "database"
-    if isinstance(error, DBAPIError) and (error.connection_invalidated
-                                          or sqlstate(error).startswith(UNAVAILABLE_SQLSTATES)):
-        return "database"
-    return None
-
-
-def sqlstate(error: DBAPIError) -> str:
-    """PostgreSQL's SQLSTATE for an error asyncpg raised (SQLAlchemy wraps most of them in a plain
-    DBAPIError); "" for anything else."""
-    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None)
-        if isinstance(code, str):
-            return code
-    return ""
 
 
 def is_api_path() -> bool:
@@ -124,7 +91,8 @@ def init_app(app: Quart) -> None:
             response = await error_response(
                 503, "Service Unavailable",
                 f"{subject} is unavailable just now; try again in a few seconds")
-            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            # About one database timeout: what a frozen database took to be noticed.
+            response.headers["Retry-After"] = str(app.config["CONDUIT"].db_timeout)
             return response
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         internal = InternalServerError()

@@ -12,11 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.db import get_database
+from app.migrate import head_revision
 
 blueprint = Blueprint("health", __name__)
 READY_TIMEOUT_S = 2.0
 MIN_FREE_BYTES = 1024 * 1024  # below this, a SQLite write may fail with "database or disk is full"
 Answer = tuple[dict[str, str], int]
+HEAD = head_revision()  # read once, at import, from migrations/
 
 
 @blueprint.get("/healthz")
@@ -51,6 +53,9 @@ async def readyz() -> Answer:
         return _unavailable(f"database does not answer: {type(error).__name__}")
     if row is None:
         return _unavailable("database is not migrated")
+    if row[0] != HEAD:
+        return _unavailable(f"database schema is {row[0]}, this code needs {HEAD} "
+                            "(run: quart --app app db upgrade)")
     if postgres and row[1] == "on":
         return _unavailable("database is read-only (a standby, or default_transaction_read_only)")
     return {"status": "ready", "schema": str(row[0])}, 200

@@ -15,11 +15,12 @@ not one of them (read from the right: a client can put anything on the left).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, cast
 
 from limits import RateLimitItem, parse
@@ -39,6 +40,7 @@ from app.models import RateLimitCounter
 EXTENSION_KEY = "conduit.limiter"
 REDIS_TIMEOUT_S = 3.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BLOCKED_MAX = 10_000  # refused keys remembered per worker (forgotten all at once past it)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Limiter:
                       for name, rule in RULES.items()}
         self.storage: Storage | None = None
         self.pool: ConnectionPool | None = None
+        self.blocked: dict[tuple[str, str, str], float] = {}  # refused keys: until when
 
         @app.before_serving
         async def _open() -> None:
@@ -183,47 +186,121 @@ class Limiter:
                 await self.pool.aclose()
             self.storage = self.pool = None
 
-    async def hit(self, name: str, address: str, account: str | None) -> None:
-        """Count one try against the rule's address and account limits; RateLimited over either."""
+    async def hit(self, name: str, address: str, account: str | None, *,
+                  count_account: bool = True) -> None:
+        """Count one try against the rule's address limit and (unless ``count_account`` is False:
+        then only checked) its account limit; RateLimited over either."""
         if self.storage is None:
             return
         per_address, per_account = self.items[name]
-        checks: list[tuple[RateLimitItem, str]] = [(per_address, address)]
+        await self._hit(name, per_address, "address", address)
         if per_account is not None and account is not None:
-            checks.append((per_account, account))
-        for item, identity in checks:
-            if not await self.strategy.hit(item, name, identity):
-                ends = (await self.strategy.get_window_stats(item, name, identity)).reset_time
+            if count_account:
+                await self._hit(name, per_account, "account", account)
+            else:
+                await self._check(name, per_account, "account", account)
+
+    async def failed(self, name: str, account: str) -> None:
+        """A try at ``account`` failed (a wrong password): it counts against the account's limit."""
+        _, per_account = self.items[name]
+        if self.storage is not None and per_account is not None:
+            await self.strategy.hit(per_account, name, "account", identity(account))
+
+    async def _hit(self, name: str, item: RateLimitItem, kind: str, who: str) -> None:
+        key = identity(who)
+        self._refuse_if_blocked(name, item, kind, key)
+        if not await self.strategy.hit(item, name, kind, key):
+            await self._refuse(name, item, kind, key)
+
+    async def _check(self, name: str, item: RateLimitItem, kind: str, who: str) -> None:
+        key = identity(who)
+        self._refuse_if_blocked(name, item, kind, key)
+        if not await self.strategy.test(item, name, kind, key):
+            await self._refuse(name, item, kind, key)
+
+    def _refuse_if_blocked(self, name: str, item: RateLimitItem, kind: str, key: str) -> None:
+        """A key refused before stays refused until its window ends: no storage trip for it."""
+        ends = self.blocked.get((name, kind, key))
+        if ends is not None:
+            if ends > time.time():
                 raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+            del self.blocked[(name, kind, key)]
+
+    async def _refuse(self, name: str, item: RateLimitItem, kind: str, key: str) -> None:
+        ends = (await self.strategy.get_window_stats(item, name, kind, key)).reset_time
+        if len(self.blocked) >= BLOCKED_MAX:
+            self.blocked.clear()
+        self.blocked[(name, kind, key)] = ends
+        raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+
+
+def identity(who: str) -> str:
+    """A short fixed-size key for an address or an account (an e-mail can be long)."""
+    return hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def client_address(proxies: tuple[IPv4Network | IPv6Network, ...]) -> str:
-    """The peer's address, or the client a trusted proxy says it forwards for."""
-    peer = request.remote_addr or "unknown"
-    if not proxies or not _within(peer, proxies):
-        return peer
-    forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _within(hop, proxies):
-            return hop[:64]
-    return hops[0][:64] if hops else peer
+    """The peer's address, or the client a trusted proxy says it forwards for: the first hop of
+    X-Forwarded-For, read from the right, that is not a trusted proxy. IPv6 clients are counted
+    by their /64 (one host can hold a whole /64)."""
+    peer = _parse(request.remote_addr or "")
+    if peer is None:
+        return request.remote_addr or "unknown"
+    if proxies and any(peer in network for network in proxies):
+        forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+        for hop in reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()]):
+            address = _parse(hop)
+            if address is None:  # not an address: a proxy did not write this; stop believing
+                break
+            peer = address
+            if not any(address in network for network in proxies):
+                break
+    if isinstance(peer, IPv6Address):
+        return str(ip_network(f"{peer}/64", strict=False))
+    return str(peer)
 
 
-def _within(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+def _parse(text: str) -> IPv4Address | IPv6Address | None:
+    """An address as proxies write it: ``1.2.3.4``, ``1.2.3.4:5678``, ``[2001:db8::1]:443``, or
+    an IPv4 address mapped into IPv6 (``::ffff:10.0.0.5``, as a dual-stack socket reports it)."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        parsed = ip_address(address)
+        address = ip_address(text)
     except ValueError:
-        return False
-    return any(parsed in network for network in networks)
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
-async def limit(name: str, account: str | int | None = None) -> None:
-    """Count one try at ``name`` (a RULES key) for this client, and for ``account`` if given."""
+def _limiter() -> Limiter:
     limiter: Limiter = current_app.extensions[EXTENSION_KEY]
+    return limiter
+
+
+async def limit(name: str, account: str | int | None = None, *, count_account: bool = True) -> None:
+    """Count one try at ``name`` (a RULES key) for this client, and for ``account`` if given
+    (``count_account=False``: only check it; ``failed`` counts it when the try fails)."""
+    limiter = _limiter()
     if limiter.storage is not None:
-        address = client_address(limiter.proxies)
-        await limiter.hit(name, address, None if account is None else str(account).lower())
+        await limiter.hit(name, client_address(limiter.proxies), account_key(account),
+                          count_account=count_account)
+
+
+async def failed(name: str, account: str | None) -> None:
+    """A try at ``account`` failed: count it against the account (see ``limit``)."""
+    key = account_key(account)
+    if key is not None:
+        await _limiter().failed(name, key)
+
+
+def account_key(account: str | int | None) -> str | None:
+    """An account as the domain finds it: e-mails are matched trimmed and in lower case."""
+    return None if account is None else str(account).strip().lower()
 
 
 async def limit_writes() -> None:

@@ -7,8 +7,11 @@ loop; from async code use ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from app.config import PROJECT_ROOT
 
@@ -21,6 +24,13 @@ def alembic_config(database_url: str) -> Config:
     # Kept out of the ini-style options, where '%' in a password would be read as interpolation.
     config.attributes["database_url"] = database_url
     return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision in migrations/ (what this code needs the database to be at)."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    return str(head)
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -6,11 +6,13 @@ truncated SQLite file, took the whole server down and a supervisor's restart-on-
 fired. This one binds the sockets once, as Hypercorn's does, and then:
 
 - a worker that dies is replaced, after a pause that doubles while it keeps dying young
-  (0.5 s, 1 s, 2 s, 4 s); a worker that lived ``HEALTHY_AFTER_S`` starts its slot afresh;
+  (0.5 s, 1 s, 2 s, 4 s); a worker that lived ``HEALTHY_AFTER_S`` (or exited 0: recycled after
+  Hypercorn's ``max_requests``) starts its slot afresh, after 0.5 s;
 - a crash loop (``CRASH_LOOP`` young deaths in a row in one slot: a broken deployment, not bad
   luck) stops the server with one line and exit status 1;
 - SIGTERM or SIGINT drains: the workers stop accepting, finish what is in flight (up to
-  Hypercorn's ``graceful_timeout``) and exit; the server exits 0.
+  Hypercorn's ``graceful_timeout``) and exit; the server exits 0. SIGHUP drains the workers and
+  starts new ones, as Hypercorn's master does.
 
 Workers ignore SIGTERM and SIGINT themselves (a Ctrl-C or a systemd stop reaches the whole process
 group; draining is the master's call) and die with the master if it is killed (PR_SET_PDEATHSIG).
@@ -33,6 +35,7 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 from hypercorn.typing import WorkerFunc
+from hypercorn.utils import write_pid_file
 
 HEALTHY_AFTER_S = 10.0  # a worker that lived this long was not crash-looping
 CRASH_LOOP = 5  # young deaths in a row in one slot
@@ -91,7 +94,10 @@ def run_worker(function: WorkerFunc, config: Config, sockets: Sockets, shutdown:
 
 def describe(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
-        return f"was killed by {signal.Signals(-exitcode).name}"
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:  # a real-time signal has no name
+            return f"was killed by signal {-exitcode}"
     return f"exited with status {exitcode}"
 
 
@@ -112,47 +118,71 @@ class Supervisor:
         self.shutdown = self.context.Event()
         self.slots = [Slot() for _ in range(max(config.workers, 1))]
         self.stopping = False
+        self.reloading = False
 
+    # Signal handlers only set a flag: the loop (awake every 0.25 s) does the rest, so a second
+    # signal arriving mid-way cannot re-enter a lock.
     def stop(self, *_: Any) -> None:
         self.stopping = True
-        self.shutdown.set()
+
+    def reload(self, *_: Any) -> None:
+        self.reloading = True
 
     def start(self, slot: Slot, sockets: Sockets) -> None:
         process = self.context.Process(
             target=run_worker,
             args=(self.function, self.config, sockets, self.shutdown, os.getpid()),
         )
-        process.start()
-        slot.process, slot.started = process, time.monotonic()
+        slot.started = time.monotonic()
+        try:
+            process.start()
+        except OSError as error:  # out of memory or processes: as if it died at once
+            slot.process = None
+            log.warning("conduit-serve: cannot start a worker: %s", error)
+            slot.young_deaths += 1
+            slot.restart_at = slot.started + self.pause(slot)
+            return
+        slot.process = process
+
+    def pause(self, slot: Slot) -> float:
+        return float(FIRST_PAUSE_S * 2 ** max(min(slot.young_deaths, CRASH_LOOP) - 1, 0))
 
     def reap(self, slot: Slot, process: SpawnProcess) -> bool:
-        """Note a dead worker and when to replace it; False when its slot is crash-looping."""
+        """Note a dead worker and when to replace it; False when its slot is crash-looping.
+        A worker that lived HEALTHY_AFTER_S, or was recycled (exit 0: Hypercorn's max_requests),
+        starts its slot afresh; every replacement waits at least FIRST_PAUSE_S."""
         process.join()
         now = time.monotonic()
         lived = now - slot.started
         slot.process = None
         slot.last = describe(process.exitcode)
-        slot.young_deaths = slot.young_deaths + 1 if lived < HEALTHY_AFTER_S else 1
+        young = lived < HEALTHY_AFTER_S and process.exitcode != 0
+        slot.young_deaths = slot.young_deaths + 1 if young else 1
         if slot.young_deaths >= CRASH_LOOP:
             return False
-        pause = FIRST_PAUSE_S * 2 ** (slot.young_deaths - 1) if lived < HEALTHY_AFTER_S else 0.0
-        slot.restart_at = now + pause
+        slot.restart_at = now + self.pause(slot)
         log.warning("conduit-serve: worker %s %s after %.1f s; starting another in %.1f s",
-                    process.pid, slot.last, lived, pause)
+                    process.pid, slot.last, lived, slot.restart_at - now)
         return True
 
     def run(self, sockets: Sockets) -> int:
         for name in ("SIGINT", "SIGTERM"):
             signal.signal(getattr(signal, name), self.stop)
+        signal.signal(signal.SIGHUP, self.reload)  # as Hypercorn: new workers, old ones drained
         for slot in self.slots:
             self.start(slot, sockets)
         while not self.stopping:
+            if self.reloading:
+                self.reloading = False
+                self.drain()
+                self.shutdown.clear()
+                for slot in self.slots:
+                    slot.young_deaths, slot.restart_at, slot.process = 0, 0.0, None
             alive = [slot.process.sentinel for slot in self.slots if slot.process is not None]
             wait(alive, timeout=0.25)
             for slot in self.slots:
                 dead = slot.process is not None and slot.process.exitcode is not None
                 if dead and slot.process is not None and not self.reap(slot, slot.process):
-                    self.stop()
                     self.drain()
                     print(f"conduit-serve: workers keep dying as they start ({CRASH_LOOP} in a row; "
                           f"the last {slot.last}); stopping", file=sys.stderr)
@@ -163,7 +193,9 @@ class Supervisor:
         return 0
 
     def drain(self) -> None:
-        """Wait for the workers to finish in-flight requests, then make sure they are gone."""
+        """Ask every worker to stop, wait for in-flight requests (up to graceful_timeout), then
+        make sure they are gone."""
+        self.shutdown.set()
         deadline = time.monotonic() + self.config.graceful_timeout + 5
         for slot in self.slots:
             if slot.process is not None:
@@ -175,10 +207,13 @@ class Supervisor:
 
 def serve(config: Config) -> int:
     """Hypercorn's ``run``, supervised: what ``hypercorn.__main__`` calls once it built ``config``."""
+    close_idle_http2()  # for --workers 0 and --reload, which Hypercorn runs itself
     if config.workers == 0 or config.use_reloader:
         from hypercorn.run import run
 
         return run(config)
+    if config.pid_path is not None:
+        write_pid_file(config.pid_path)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sockets = config.create_sockets()
     try:

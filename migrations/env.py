@@ -32,7 +32,8 @@ def _configure(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = make_engine(load_settings(overrides={"database_url": _database_url(), "pool_size": 1}))
+    engine = make_engine(load_settings(overrides={"database_url": _database_url(), "pool_size": 1}),
+                         serving=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import create_app
 from app.migrate import upgrade
 from bench.servers import free_port, running_server
 from tests.conftest import ROOT
@@ -59,7 +60,7 @@ def _write(http: httpx.Client, token: str, title: str, body: str = "b") -> httpx
 
 def _assert_unavailable(answer: httpx.Response) -> None:
     assert answer.status_code == 503, (answer.status_code, answer.text[:300])
-    assert answer.headers["Retry-After"] == "5"
+    assert answer.headers["Retry-After"] == str(DB_TIMEOUT_S)
     if answer.request.url.path.startswith("/api/"):
         assert answer.json() == {"errors": {"database": [
             "is unavailable just now; try again in a few seconds"]}}
@@ -178,3 +179,29 @@ def test_sqlite_full_read_only_or_locked_is_503_and_recovers(serve: Callable[...
             for http in serve(f"sqlite+aiosqlite:///{view / 'conduit.db'}", migrate=False):
                 _not_ready(http, "database is read-only (its file system is mounted read-only)")
                 _assert_unavailable(_write(http, token, "Refused"))
+
+
+async def test_an_unreachable_database_is_a_503_whatever_the_way_it_fails(tmp_path: Path) -> None:
+    """A missing unix socket (asyncpg's default for a local server) or an unknown host raise plain
+    OSErrors from the driver, which SQLAlchemy does not wrap: still 503, not 500."""
+    for url in ("postgresql+asyncpg://postgres@/conduit?host=/nonexistent-socket-folder",
+                "postgresql+asyncpg://postgres@no-such-host.invalid/conduit"):
+        application = create_app({"env": "testing", "database_url": url, "db_timeout": 2})
+        async with application.test_app():
+            answer = await application.test_client().get("/api/tags")
+            assert answer.status_code == 503, url
+            assert await answer.get_json() == {"errors": {"database": [
+                "is unavailable just now; try again in a few seconds"]}}
+
+
+async def test_a_mistake_is_not_dressed_up_as_an_outage(tmp_path: Path) -> None:
+    """An unmigrated database ("no such table") is this deployment's error, not a passing fault:
+    a logged 500, and /readyz says what to run. Only SQLite's busy, locked, full, read-only,
+    I/O and can't-open codes are 503s."""
+    application = create_app({"env": "testing", "database_url": f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"})
+    async with application.test_app():
+        client = application.test_client()
+        assert (await client.get("/api/tags")).status_code == 500
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert "not migrated" in (await ready.get_json())["reason"]

@@ -8,6 +8,7 @@ import httpx
 from quart import Quart
 
 from app import create_app
+from app.migrate import upgrade
 
 
 async def test_healthz_is_alive(client) -> None:
@@ -34,6 +35,17 @@ async def test_readyz_is_503_when_the_database_is_not_migrated(tmp_path) -> None
     assert status == 503
     assert body["status"] == "unavailable"
     assert "not migrated" in body["reason"]
+
+
+async def test_readyz_is_503_when_the_schema_is_behind_the_code(tmp_path) -> None:
+    """A deploy that skipped a migration is not ready (before: "ready" at 0002, while sign-in
+    and every write failed on the missing rate_limits table)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    await asyncio.to_thread(upgrade, url, "0002")  # env.py runs its own loop
+    status, body = await _readyz_of(create_app({"env": "testing", "database_url": url}))
+    assert status == 503
+    assert body["reason"] == ("database schema is 0002, this code needs 0003 "
+                              "(run: quart --app app db upgrade)")
 
 
 async def test_readyz_is_503_when_the_database_does_not_answer() -> None:

@@ -64,10 +64,37 @@ async def test_an_account_is_limited_whatever_address_tries_it(limited: Quart) -
             answer = await _login(http, "Victim@Example.test", forwarded_for=f"198.51.100.{number}")
             assert answer.status_code == 401
         # Another spelling of the same e-mail, from yet another address: still that account.
-        answer = await _login(http, "victim@example.test", forwarded_for="198.51.100.99")
+        answer = await _login(http, "  victim@EXAMPLE.test ", forwarded_for="198.51.100.99")
         _assert_limited(answer, "sign-in attempts")
         # Another account from another address is not affected.
         answer = await _login(http, "other@example.test", forwarded_for="198.51.100.100")
+        assert answer.status_code == 401
+
+
+async def test_the_owners_own_sign_ins_never_lock_the_account(limited: Quart) -> None:
+    async with _http(limited) as http:
+        await register(http, "regular")
+        for number in range(25):  # from 25 addresses: only the address limit counts every try
+            answer = await _login(http, "regular@example.test", PASSWORD,
+                                  forwarded_for=f"192.0.2.{number}")
+            assert answer.status_code == 200
+
+
+async def test_an_account_named_like_an_address_does_not_count_against_it(limited: Quart) -> None:
+    async with _http(limited) as http:
+        for number in range(25):
+            await _login(http, "198.51.100.7", forwarded_for=f"198.51.100.{100 + number}")
+        assert (await _login(http, "a@example.test", forwarded_for="198.51.100.7")).status_code == 401
+
+
+async def test_ipv6_clients_are_counted_by_their_64(limited: Quart) -> None:
+    async with _http(limited) as http:
+        for number in range(20):
+            answer = await _login(http, f"v6{number}@example.test", forwarded_for=f"2001:db8::{number}")
+            assert answer.status_code == 401
+        answer = await _login(http, "v6@example.test", forwarded_for="2001:db8::ffff:1234")
+        _assert_limited(answer, "sign-in attempts")
+        answer = await _login(http, "v6@example.test", forwarded_for="2001:db8:0:1::1")  # another /64
         assert answer.status_code == 401
 
 

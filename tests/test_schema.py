@@ -14,7 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import get_database
+from app.config import load_settings
+from app.db import get_database, make_engine
 from app.models import Base, Follow, User
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support import add_users
@@ -118,3 +119,17 @@ async def test_downgrade_to_base_and_upgrade_again(backend: str, tmp_path) -> No
     finally:
         if backend != "sqlite":
             await asyncio.to_thread(drop_pg_database, name)
+
+
+async def test_migrations_and_commands_have_no_statement_limit(database_url: str) -> None:
+    """An index build may take minutes: the engine for migrations and CLI commands does not
+    cancel statements at CONDUIT_DB_TIMEOUT as the serving one does."""
+    engine = make_engine(load_settings(overrides={"database_url": database_url}), serving=False)
+    try:
+        async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                assert (await conn.scalar(text("SHOW statement_timeout"))) == "0"
+            else:
+                assert (await conn.scalar(text("PRAGMA busy_timeout"))) == 60_000
+    finally:
+        await engine.dispose()

@@ -122,6 +122,16 @@ def test_a_crash_loop_ends_the_server_with_status_1_and_one_line(tmp_path: Path)
                            "exited with status"), last
 
 
+def test_sighup_replaces_every_worker_and_keeps_serving(database_url: str, tmp_path: Path) -> None:
+    with serving(database_url, tmp_path / "serve.log") as server:
+        before = worker_pids(server.proc.pid)
+        server.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(worker_pids(server.proc.pid)) == 2
+                        and not worker_pids(server.proc.pid) & before, 30)
+        assert wait_for(lambda: _answering_pid(server.url) in worker_pids(server.proc.pid), 30)
+        assert server.proc.poll() is None
+
+
 def test_sigterm_drains_requests_in_flight(database_url: str, tmp_path: Path) -> None:
     with serving(database_url, tmp_path / "serve.log") as server:
         slow: dict[str, object] = {}
@@ -134,6 +144,10 @@ def test_sigterm_drains_requests_in_flight(database_url: str, tmp_path: Path) ->
         thread = threading.Thread(target=request)
         thread.start()
         time.sleep(0.5)
+        # As systemd stops a service: SIGTERM to every process of it, workers included. The
+        # workers leave the draining to the master.
+        for worker in worker_pids(server.proc.pid):
+            os.kill(worker, signal.SIGTERM)
         server.proc.send_signal(signal.SIGTERM)
         thread.join()
         assert slow["status"] == 200 and b'"token":"slow"' in slow["body"]  # type: ignore[operator]

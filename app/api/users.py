@@ -27,8 +27,9 @@ from app.api.schemas import (
 from app.api.tokens import issue_token
 from app.db import get_db
 from app.domain import users
+from app.domain.errors import InvalidCredentials
 from app.domain.users import UNSET
-from app.limiter import limit
+from app.limiter import failed, limit
 
 Json = dict[str, Any]
 
@@ -50,8 +51,15 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
 @answers(UserEnvelope, 200, 401, 422)
 async def login(data: LoginBody) -> Json:
     """Sign in with e-mail and password: 401 ``credentials: invalid`` never says which was wrong."""
-    await limit("signin", data.user.email)
-    account = await users.authenticate(get_db(), email=data.user.email, password=data.user.password)
+    # Every try counts against the address; a wrong password against the account as well (so the
+    # owner's own sign-ins never lock the account), and 20 of those refuse the 21st, before hashing.
+    await limit("signin", data.user.email, count_account=False)
+    try:
+        account = await users.authenticate(get_db(), email=data.user.email,
+                                           password=data.user.password)
+    except InvalidCredentials:
+        await failed("signin", data.user.email)
+        raise
     return user_json(account, issue_token(settings(), account))
 
 

@@ -8,7 +8,7 @@ from quart.typing import ResponseReturnValue
 from app.db import get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, sessions, users
 from app.domain.records import Account
-from app.limiter import limit
+from app.limiter import failed, limit
 from app.site import auth_blueprint as blueprint
 from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
 from app.site.forms import SignInForm, SignUpForm
@@ -50,11 +50,12 @@ async def login() -> ResponseReturnValue:
     if not form.is_submitted:
         form.next.data = request.args.get("next", "")
     if await form.validate_on_submit():
-        await limit("signin", form.email.data)
+        await limit("signin", form.email.data, count_account=False)  # as the API's login
         try:
             account = await users.authenticate(get_db(), email=form.email.data,
                                                password=form.password.data)
         except InvalidCredentials:
+            await failed("signin", form.email.data)
             # One message whichever half was wrong: a sign-in form must not reveal who has an account.
             form.form_errors.append("Wrong e-mail or password.")
         else:
