@@ -3,24 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run dev twin bench test test-sqlite test-postgres lint browser clean
 
-$(STAMP): pyproject.toml
+# What running needs (the runtime dependencies); the tests, lint and benchmarks add the dev extra.
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# conduit-serve prints the address it really binds (hypercorn.toml's, or --bind's).
+run: $(RUNTIME)
 	$(BIN)/quart --app app db upgrade
 	$(BIN)/quart --app app seed --if-empty
-	@echo "Conduit is starting on http://127.0.0.1:8000  (Ctrl-C stops it)"
 	$(BIN)/conduit-serve
 
 # The development server, reloading on code changes.
-dev: $(STAMP)
+dev: $(RUNTIME)
 	$(BIN)/quart --app app db upgrade
 	$(BIN)/quart --app app seed --if-empty
 	$(BIN)/quart --app app run --reload

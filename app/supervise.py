@@ -216,6 +216,11 @@ def serve(config: Config) -> int:
         write_pid_file(config.pid_path)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sockets = config.create_sockets()
+    for sock in sockets.insecure_sockets:
+        host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        print(f"Conduit is serving on http://{host}:{port} with {config.workers} workers "
+              "(Ctrl-C stops it)", flush=True)
     try:
         return Supervisor(config).run(sockets)
     finally:

@@ -35,7 +35,7 @@ def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
     assert config.startup_timeout == 60
     assert config.h11_max_incomplete_size == 16384
     assert config.accesslog is not None and config.errorlog is not None  # "-": loggers to stdout
-    assert config.access_log_format == '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
+    assert config.access_log_format == '%(h)s "%(R)s" %(s)s %(b)s %(D)sus'
     assert config.loglevel == "INFO"
 
 

@@ -152,3 +152,14 @@ def test_sigterm_drains_requests_in_flight(database_url: str, tmp_path: Path) ->
         thread.join()
         assert slow["status"] == 200 and b'"token":"slow"' in slow["body"]  # type: ignore[operator]
         assert server.proc.wait(timeout=20) == 0
+
+
+def test_it_prints_the_address_it_really_binds(database_url: str, tmp_path: Path) -> None:
+    """Before, `make run` printed http://127.0.0.1:8000 whatever hypercorn.toml or --bind said."""
+    log = tmp_path / "serve.log"
+    with serving(database_url, log) as server:
+        port = server.url.rsplit(":", 1)[1]
+        assert f"Conduit is serving on http://127.0.0.1:{port} with 2 workers" in log.read_text()
+        urllib.request.urlopen(f"{server.url}/api/articles?limit=3&offset=0", timeout=5).close()
+        # The access log keeps the query string (?page=2 and ?tag=x were told apart by nothing).
+        assert wait_for(lambda: '"GET /api/articles?limit=3&offset=0 1.1" 200' in log.read_text(), 5)
