@@ -190,7 +190,18 @@ class RateLimitCounter(Base):
     expires_at: Mapped[float] = mapped_column(Float)
 
 
+class SlugRedirect(Base):
+    """A slug an article had before a rename: links to it keep working (301 to the new one)."""
+
+    __tablename__ = "slug_redirects"
+    __table_args__ = (Index("ix_slug_redirects_article_id", "article_id"),)
+
+    old_slug: Mapped[str] = mapped_column(String(255), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
 ALL_TABLES: tuple[Any, ...] = (
+    SlugRedirect.__table__,
     RateLimitCounter.__table__,
     SiteSession.__table__,
     article_tags,

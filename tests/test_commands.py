@@ -127,4 +127,4 @@ async def test_create_admin_creates_or_promotes(app: Quart, db: AsyncSession,
 async def test_db_current_shows_the_head(database_url: str, command: list[str]) -> None:
     result = await _run(database_url, *command)
     assert result.returncode == 0, result.stderr
-    assert "0003 (head)" in result.stdout
+    assert "0004 (head)" in result.stdout

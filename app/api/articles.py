@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Response
+from quart import Response, redirect, url_for
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.api.common import (
     answers,
@@ -33,7 +34,7 @@ from app.api.schemas import (
     comment_json,
 )
 from app.db import get_db
-from app.domain import articles, comments
+from app.domain import NotFound, articles, comments, renames
 from app.domain.limits import ID_MAX, LIMIT_MAX
 from app.domain.users import UNSET
 
@@ -78,8 +79,15 @@ async def create_article(data: NewArticleBody) -> tuple[Json, int]:
 
 @blueprint.get("/articles/<slug>")
 @answers(ArticleEnvelope, 200, 401, 404, 422)
-async def get_article(slug: str) -> Json:
-    return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
+async def get_article(slug: str) -> Json | WerkzeugResponse:
+    """A slug the article had before a rename answers 301 to its current URL."""
+    try:
+        return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
+    except NotFound:
+        moved = await renames.current_slug(get_db(), slug)
+        if moved is None:
+            raise
+        return redirect(url_for("api.get_article", slug=moved), 301)
 
 
 @blueprint.put("/articles/<slug>")

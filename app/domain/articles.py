@@ -32,6 +32,7 @@ from app.domain.limits import (
     too_long,
 )
 from app.domain.records import ArticleRecord, Page
+from app.domain.renames import remember_old_slug
 from app.domain.text import clean_text, is_clean
 from app.domain.users import UNSET, _Unset
 from app.models import Article, Favorite, Tag, article_tags, utcnow
@@ -250,6 +251,8 @@ async def update_article(
                 if "title" in changes and changes["title"] != old_title:
                     values["slug"] = await _unique_slug(session, changes["title"], except_id=article_id,
                                                         fresh=attempt > 0)
+                    if values["slug"] != slug:
+                        await remember_old_slug(session, article_id, slug)
                 await session.execute(ARTICLES.update().where(ARTICLES.c.id == article_id)
                                       .values(**values))
                 if new_tags is not UNSET:

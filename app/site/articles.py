@@ -6,7 +6,7 @@ from quart import flash, redirect, render_template, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Conflict, Forbidden, Invalid, articles, comments
+from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, comments, renames
 from app.domain.limits import ID_MAX
 from app.domain.records import ArticleRecord
 from app.site import blueprint
@@ -28,7 +28,13 @@ async def article(slug: str) -> ResponseReturnValue:
     user = current_user()
     viewer_id = user.id if user else None
     db = get_db()
-    record = await articles.get_article(db, slug, viewer_id)
+    try:
+        record = await articles.get_article(db, slug, viewer_id)
+    except NotFound:
+        moved = await renames.current_slug(db, slug)
+        if moved is None:
+            raise
+        return redirect(url_for("site.article", slug=moved), 301)  # renamed since the link was made
     thread = await comments.comments_on(db, record.id, viewer_id)
     await prerender([record.body, *(c.body for c in thread)])
     form = await CommentForm.create_form() if user else None
