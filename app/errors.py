@@ -46,7 +46,7 @@ def json_errors(status: int, description: str) -> dict[str, list[str]]:
     return {"request": [description]}
 
 
-async def error_response(status: int, name: str, description: str) -> Response:
+async def error_response(status: int, name: str, description: str, detail: bool = True) -> Response:
     if wants_json():
         response = jsonify({"errors": json_errors(status, description)})
         response.status_code = status
@@ -60,7 +60,8 @@ async def error_response(status: int, name: str, description: str) -> Response:
         from app.site.common import load_signed_in_user
 
         await load_signed_in_user()
-    html = await render_template("errors.html", status=status, name=name, description=description)
+    html = await render_template("errors.html", status=status, name=name,
+                                 description=description if detail else None)
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -69,7 +70,11 @@ def init_app(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        response = await error_response(status, error.name, error.description or error.name)
+        # The stock text ("The requested URL was not found on the server...") repeats the page's
+        # own hint; only a description of this case's own is shown.
+        stock = error.description == type(error).description
+        response = await error_response(status, error.name, error.description or error.name,
+                                        detail=not stock)
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import flash, redirect, render_template, url_for
+from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
@@ -99,7 +99,9 @@ async def delete_article(slug: str) -> ResponseReturnValue:
 @login_required
 async def new_article() -> ResponseReturnValue:
     form = await ArticleForm.create_form()
-    if await form.validate_on_submit():
+    if await form.validate_on_submit() and (preview := await _preview(form)) is not None:
+        return await render_template("site/editor.html", form=form, article=None, preview=preview)
+    if form.is_submitted and not form.errors:
         try:
             record = await articles.create_article(
                 get_db(), signed_in_user().id, title=form.title.data,
@@ -109,7 +111,7 @@ async def new_article() -> ResponseReturnValue:
         else:
             await flash("Your article is published.", "success")
             return redirect(url_for("site.article", slug=record.slug))
-    return await render_template("site/editor.html", form=form, article=None)
+    return await render_template("site/editor.html", form=form, article=None, preview=None)
 
 
 @blueprint.route("/editor/<slug>", methods=["GET", "POST"])
@@ -124,7 +126,9 @@ async def edit_article(slug: str) -> ResponseReturnValue:
     form = await ArticleForm.create_form(
         data={"title": current.title, "description": current.description, "body": current.body,
               "tags": tags_text(current.tags)})
-    if await form.validate_on_submit():
+    if await form.validate_on_submit() and (preview := await _preview(form)) is not None:
+        return await render_template("site/editor.html", form=form, article=current, preview=preview)
+    if form.is_submitted and not form.errors:
         try:
             # update_article checks the author again, inside its own transaction.
             record = await articles.update_article(
@@ -135,5 +139,15 @@ async def edit_article(slug: str) -> ResponseReturnValue:
         else:
             await flash("Your article is updated.", "success")
             return redirect(url_for("site.article", slug=record.slug))
-    return await render_template("site/editor.html", form=form, article=current)
+    return await render_template("site/editor.html", form=form, article=current, preview=None)
+
+
+async def _preview(form: ArticleForm) -> str | None:
+    """The body to show rendered (with the same sanitiser as the article page) when the Preview
+    button sent the form; None when it was Publish or Update."""
+    if (await request.form).get("preview") != "1":
+        return None
+    body = form.body.data or ""
+    await prerender([body])
+    return body
 

@@ -1,0 +1,90 @@
+"""What a visitor and a search engine read before the content: a title and a description of each
+page's own, visible labels with autocomplete on every field, one message on the 404 page, an
+honest empty state past the last page, and a preview of an article before it is published."""
+
+from __future__ import annotations
+
+import re
+
+from quart import Quart
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Article
+from tests.site_helpers import make_article, make_user, page_text, post, sign_in
+
+
+def _title(html: str) -> str:
+    found = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert found
+    return found.group(1).strip()
+
+
+def _description(html: str) -> str:
+    found = re.search(r'<meta name="description" content="([^"]*)">', html)
+    assert found, "no meta description"
+    return found.group(1)
+
+
+async def test_each_page_has_a_title_and_description_of_its_own(client, db: AsyncSession) -> None:
+    author = await make_user(db, "titled")
+    for number in range(12):
+        await make_article(db, author, f"Piece {number}", tags=("python",))
+    seen = {}
+    for path in ("/", "/?tag=python", "/?page=2", "/article/piece-3", "/profile/titled", "/login",
+                 "/register"):
+        html = await page_text(client, path)
+        seen[path] = (_title(html), _description(html))
+    assert seen["/"][0] == "Conduit: a place to share your knowledge"
+    assert seen["/?tag=python"][0] == "#python articles — Conduit"
+    assert seen["/?page=2"][0] == "Conduit: a place to share your knowledge, page 2 — Conduit"
+    assert seen["/?page=2"][1].endswith("(page 2 of 2).")
+    assert seen["/article/piece-3"] == ("Piece 3 — Conduit", "About Piece 3 By titled.")
+    assert len({title for title, _ in seen.values()}) == len(seen)  # before: all "Conduit"
+    assert all(description for _, description in seen.values())
+
+
+async def test_past_the_last_page_says_so(client, db: AsyncSession) -> None:
+    author = await make_user(db, "few")
+    await make_article(db, author, "Only one")
+    html = await page_text(client, "/?page=9999")
+    assert "Page 9999 is past the end: there is 1 page of articles here." in html
+    assert 'href="/?page=1">Go to the last page</a>' in html
+    assert "No articles are here... yet." not in html  # before: it said the site was empty
+
+
+async def test_the_404_page_says_it_once(client) -> None:
+    html = await page_text(client, "/no/such/page", status=404)
+    assert "There is nothing here." in html
+    assert "The requested URL was not found on the server" not in html  # before: both
+
+
+async def test_fields_have_visible_labels_and_autocomplete(client, db: AsyncSession) -> None:
+    login = await page_text(client, "/login")
+    assert '<label class="form-label" for="email">Email</label>' in login
+    assert 'autocomplete="current-password"' in login and 'autocomplete="email"' in login
+    assert 'autocomplete="new-password"' in await page_text(client, "/register")
+    await make_user(db, "labelled")
+    await sign_in(client, "labelled")
+    settings = await page_text(client, "/settings")
+    assert 'autocomplete="new-password"' in settings
+    assert 'aria-describedby="password-hint"' in settings
+    assert "visually-hidden" not in settings.split("<main>")[1]  # every field's label shows
+
+
+async def test_the_editor_previews_without_publishing(app: Quart, client, db: AsyncSession) -> None:
+    await make_user(db, "drafter")
+    await sign_in(client, "drafter")
+    answer = await post(client, "/editor", {
+        "title": "Draft", "description": "d", "tags": "",
+        "body": "Some **bold** text <script>alert(1)</script>", "preview": "1"}, token_page="/editor")
+    assert answer.status_code == 200
+    html = await answer.get_data(as_text=True)
+    assert "<strong>bold</strong>" in html  # rendered as the article page would
+    assert "<script>alert(1)" not in html  # by the same sanitiser
+    assert "(not saved yet)" in html and 'value="Draft"' in html  # the form keeps what was typed
+    assert await db.scalar(select(func.count()).select_from(Article)) == 0
+    published = await post(client, "/editor", {"title": "Draft", "description": "d", "tags": "",
+                                               "body": "Some **bold** text"}, token_page="/editor")
+    assert published.status_code == 302
+    assert await db.scalar(select(func.count()).select_from(Article)) == 1
