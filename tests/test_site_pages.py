@@ -26,7 +26,7 @@ async def test_home_lists_the_global_feed_with_popular_tags(client, db: AsyncSes
     await make_article(db, alice, "First post", tags=("python", "quart"))
     await make_article(db, alice, "Second post", tags=("python",))
     html = await page_text(client, "/")
-    assert "<title>Conduit</title>" in html
+    assert "<title>Conduit: a place to share your knowledge</title>" in html
     assert '<h2 class="tab active">Global Feed</h2>' in html
     assert _titles(html) == ["Second post", "First post"]
     sidebar = html.split("Popular Tags", 1)[1]
@@ -130,13 +130,13 @@ async def test_follow_and_unfollow_from_a_profile(client, db: AsyncSession) -> N
     await make_user(db, "star")
     await sign_in(client, "fan")
     html = await page_text(client, "/profile/star")
-    assert "+ Follow star" in html
+    assert "</svg> Follow star" in html
     response = await post(client, "/profile/star/follow", {"next": "/profile/star"})
     assert response.headers["location"] == "/profile/star"
     html = await page_text(client, "/profile/star")
-    assert "You follow star now." in html and "✓ Unfollow star" in html
+    assert "You follow star now." in html and "</svg> Unfollow star" in html
     await post(client, "/profile/star/unfollow", {"next": "https://evil.example"})
-    assert "+ Follow star" in await page_text(client, "/profile/star")
+    assert "</svg> Follow star" in await page_text(client, "/profile/star")
 
 
 async def test_follow_needs_a_csrf_token(client, db: AsyncSession) -> None:
@@ -145,7 +145,7 @@ async def test_follow_needs_a_csrf_token(client, db: AsyncSession) -> None:
     await sign_in(client, "fan")
     response = await client.post("/profile/star/follow", form={"next": "/"})
     assert response.status_code == 400
-    assert "+ Follow star" in await page_text(client, "/profile/star")
+    assert "</svg> Follow star" in await page_text(client, "/profile/star")
 
 
 async def test_following_yourself_is_refused_with_a_message(client, db: AsyncSession) -> None:

@@ -5,12 +5,15 @@ honest empty state past the last page, and a preview of an article before it is 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from quart import Quart
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import comments
 from app.models import Article
+from app.site.rendering import ago, exact_time
 from tests.site_helpers import make_article, make_user, page_text, post, sign_in
 
 
@@ -88,3 +91,37 @@ async def test_the_editor_previews_without_publishing(app: Quart, client, db: As
                                                "body": "Some **bold** text"}, token_page="/editor")
     assert published.status_code == 302
     assert await db.scalar(select(func.count()).select_from(Article)) == 1
+
+
+async def test_comments_come_twenty_to_a_page(client, db: AsyncSession) -> None:
+    author = await make_user(db, "chatty")
+    made = await make_article(db, author, "Talked about")
+    for number in range(45):
+        await comments.add_comment(db, author.id, made.slug, f"Comment number {number:02d}")
+    first = await page_text(client, f"/article/{made.slug}")
+    assert first.count('class="card comment"') == 20
+    assert "Comment number 00" in first and "Comment number 20" not in first
+    assert "Comments 1\u201320 of 45, oldest first." in first  # an en dash
+    assert f'href="/article/{made.slug}?page=3#comments"' in first
+    last = await page_text(client, f"/article/{made.slug}?page=3")
+    assert last.count('class="card comment"') == 5 and "Comment number 44" in last
+
+
+async def test_times_are_relative_with_the_exact_one_on_hover(client, db: AsyncSession) -> None:
+    author = await make_user(db, "timely")
+    made = await make_article(db, author, "Just written")
+    html = await page_text(client, f"/article/{made.slug}")
+    stamp = re.search(r'<time class="date" datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', html)
+    assert stamp and stamp.group(3) == "just now" and stamp.group(2).endswith(" UTC")
+    assert "🗑" not in html and "&#9998;" not in html  # icons are inline SVG, not emoji
+
+
+def test_relative_times_read_naturally() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    cases = {timedelta(seconds=30): "just now", timedelta(minutes=1): "1 minute ago",
+             timedelta(minutes=59): "59 minutes ago", timedelta(hours=3): "3 hours ago",
+             timedelta(days=1, hours=2): "yesterday", timedelta(days=12): "12 days ago",
+             timedelta(days=40): "October 14, 2026"}
+    for before, text in cases.items():
+        assert ago(now - before, now) == text
+    assert exact_time(now) == "November 23, 2026, 12:00 UTC"

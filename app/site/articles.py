@@ -15,10 +15,13 @@ from app.site.common import (
     current_user,
     form_next,
     login_required,
+    requested_page,
     signed_in_user,
 )
 from app.site.forms import ArticleForm, CommentForm, tags_text
 from app.site.rendering import prerender
+
+COMMENTS_PER_PAGE = 20
 
 TAG_ERRORS = {"tagList": "tags"}  # the domain names the field as the JSON API does
 
@@ -35,10 +38,19 @@ async def article(slug: str) -> ResponseReturnValue:
         if moved is None:
             raise
         return redirect(url_for("site.article", slug=moved), 301)  # renamed since the link was made
-    thread = await comments.comments_on(db, record.id, viewer_id)
-    await prerender([record.body, *(c.body for c in thread)])
     form = await CommentForm.create_form() if user else None
-    return await render_template("site/article.html", article=record, comments=thread, form=form)
+    return await _article_page(record, viewer_id, form)
+
+
+async def _article_page(record: ArticleRecord, viewer_id: int | None,
+                        form: CommentForm | None) -> str:
+    """The article and one page of its comments (?page=N, COMMENTS_PER_PAGE, oldest first: a conversation)."""
+    thread = await comments.comments_on(get_db(), record.id, viewer_id)
+    pager = requested_page(COMMENTS_PER_PAGE).counted(len(thread))
+    shown = thread[pager.offset:pager.offset + pager.size]
+    await prerender([record.body, *(c.body for c in shown)])
+    return await render_template("site/article.html", article=record, comments=shown, form=form,
+                                 pager=pager)
 
 
 @blueprint.post("/article/<slug>/comments")
@@ -54,11 +66,8 @@ async def add_comment(slug: str) -> ResponseReturnValue:
             await flash("Your comment is posted.", "success")
             return redirect(url_for("site.article", slug=slug, _anchor=f"comment-{comment.id}"))
     # Invalid: the article page again, with the error beside the comment box (a GET reads it).
-    db = get_db()
-    record = await articles.get_article(db, slug, signed_in_user().id)
-    thread = await comments.comments_on(db, record.id, signed_in_user().id)
-    await prerender([record.body, *(c.body for c in thread)])
-    return await render_template("site/article.html", article=record, comments=thread, form=form)
+    record = await articles.get_article(get_db(), slug, signed_in_user().id)
+    return await _article_page(record, signed_in_user().id, form)
 
 
 @blueprint.post(f"/article/<slug>/comments/<int(max={ID_MAX}):comment_id>/delete")

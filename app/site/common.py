@@ -172,11 +172,13 @@ def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | No
             form.form_errors.extend(f"{key} {message}" for message in messages)
 
 
-def requested_page() -> Pager:
-    """The page ``?page=N`` asks for, at the site's page size; ``counted`` adds the total later."""
+def requested_page(size: int | None = None) -> Pager:
+    """The page ``?page=N`` asks for, at ``size`` (default: the site's page size); ``counted``
+    adds the total later."""
     page = request.args.get("page", 1, type=int) or 1
     page = min(max(page, 1), MAX_PAGE)  # a huge page is the last page, not an integer overflow
-    return Pager(page=page, size=current_app.config.get("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE), total=0)
+    size = size or current_app.config.get("SITE_PAGE_SIZE", DEFAULT_PAGE_SIZE)
+    return Pager(page=page, size=size, total=0)
 
 
 @dataclass(frozen=True)

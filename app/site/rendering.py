@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import nh3
@@ -104,6 +104,28 @@ def format_date(value: datetime | None, style: str = "long") -> str:
     return f"{month} {value.day}, {value.year}"
 
 
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """"just now", "5 minutes ago", "3 hours ago", "yesterday", "12 days ago", then the date."""
+    if value is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    for limit, unit, size in ((3600, "minute", 60), (86400, "hour", 3600)):
+        if seconds < limit:
+            count = int(seconds // size)
+            if count < 1:
+                return "just now"
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    days = int(seconds // 86400)
+    if days == 1:
+        return "yesterday"
+    return f"{days} days ago" if days < 30 else format_date(value)
+
+
+def exact_time(value: datetime | None) -> str:
+    """"January 5, 2026, 14:05 UTC": what a hover over a relative time shows."""
+    return "" if value is None else f"{format_date(value)}, {value:%H:%M} UTC"
+
+
 def avatar_url(image: str | None) -> str:
     """The user's picture when it is a web address or an inline image, else the bundled default
     (works offline)."""
@@ -146,5 +168,7 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals["url_for"] = cached_url_for
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["exact_time"] = exact_time
     app.jinja_env.filters["avatar"] = avatar_url
     app.jinja_env.globals["here"] = here  # the current path + query: a safe `next` for buttons
