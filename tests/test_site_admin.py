@@ -157,7 +157,8 @@ async def test_admin_deletes_any_article(client, db: AsyncSession) -> None:
     await sign_in(client, "boss")
     listing = await page_text(client, "/admin/articles")
     assert "Spam" in listing and f"/admin/articles/{view.slug}/delete" in listing
-    response = await post(client, f"/admin/articles/{view.slug}/delete", token_page="/admin/")
+    response = await post(client, f"/admin/articles/{view.slug}/delete", {"confirm": "yes"},
+                          token_page="/admin/")
     assert response.headers["location"] == "/admin/articles"
     assert (await articles.list_articles(db)).total == 0
 
@@ -172,16 +173,17 @@ async def test_admin_deletes_any_comment_from_the_list_or_the_article(client,
     await sign_in(client, "boss")
     listing = await page_text(client, "/admin/comments")
     assert "rude remark" in listing and "Discuss" in listing
-    await post(client, f"/admin/comments/{first.id}/delete", token_page="/admin/")
+    await post(client, f"/admin/comments/{first.id}/delete", {"confirm": "yes"}, token_page="/admin/")
     page = f"/article/{view.slug}"
     html = await page_text(client, page)
     assert "rude remark" not in html
     assert f"/comments/{second.id}/delete" in html  # admins see delete on every comment
-    response = await post(client, f"{page}/comments/{second.id}/delete", token_page=page)
+    response = await post(client, f"{page}/comments/{second.id}/delete", {"confirm": "yes"}, token_page=page)
     assert response.status_code == 302
     assert await comments.list_comments(db, view.slug) == []
     await db.rollback()
-    response = await post(client, f"/admin/comments/{first.id}/delete", token_page="/admin/")
+    response = await post(client, f"/admin/comments/{first.id}/delete", {"confirm": "yes"},
+                          token_page="/admin/")
     assert response.status_code == 404
 
 

@@ -15,6 +15,7 @@ from app.site.common import (
     form_next,
     requested_page,
     signed_in_user,
+    unconfirmed,
 )
 
 SEARCH_MAX = 100
@@ -64,6 +65,10 @@ async def article_list() -> ResponseReturnValue:
 @admin_required
 async def delete_article(slug: str) -> ResponseReturnValue:
     back = await form_next(url_for("admin.article_list"))
+    asking = await unconfirmed(f"Delete the article {slug}?", back,
+                               detail="Its comments and favorites go with it. This cannot be undone.")
+    if asking is not None:
+        return asking
     await articles.delete_article(get_db(), slug, signed_in_user().id, as_admin=True)
     await flash("The article is deleted.", "info")
     return redirect(back)
@@ -84,6 +89,8 @@ async def comment_list() -> ResponseReturnValue:
 @admin_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     back = await form_next(url_for("admin.comment_list"))
+    if (asking := await unconfirmed("Delete this comment?", back)) is not None:
+        return asking
     await admin.delete_comment(get_db(), comment_id)
     await flash("The comment is deleted.", "info")
     return redirect(back)

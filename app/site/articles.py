@@ -17,6 +17,7 @@ from app.site.common import (
     login_required,
     requested_page,
     signed_in_user,
+    unconfirmed,
 )
 from app.site.forms import ArticleForm, CommentForm, tags_text
 from app.site.rendering import prerender
@@ -74,16 +75,20 @@ async def add_comment(slug: str) -> ResponseReturnValue:
 @login_required
 async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
     user = signed_in_user()
+    back = await form_next(url_for("site.article", slug=slug))  # the page of comments it was on
+    if (asking := await unconfirmed("Delete this comment?", back)) is not None:
+        return asking
     await comments.delete_comment(get_db(), slug, comment_id, user.id, as_admin=user.is_admin)
     await flash("The comment is deleted.", "info")
-    return redirect(url_for("site.article", slug=slug, _anchor="comments"))
+    return redirect(back + "#comments")
 
 
 @blueprint.post("/article/<slug>/favorite")
 @login_required
 async def favorite(slug: str) -> ResponseReturnValue:
     back = await form_next(url_for("site.article", slug=slug))
-    await articles.favorite(get_db(), signed_in_user().id, slug)
+    record = await articles.favorite(get_db(), signed_in_user().id, slug)
+    await flash(f"“{record.title}” is in your favorites.", "success")
     return redirect(back)
 
 
@@ -91,7 +96,8 @@ async def favorite(slug: str) -> ResponseReturnValue:
 @login_required
 async def unfavorite(slug: str) -> ResponseReturnValue:
     back = await form_next(url_for("site.article", slug=slug))
-    await articles.unfavorite(get_db(), signed_in_user().id, slug)
+    record = await articles.unfavorite(get_db(), signed_in_user().id, slug)
+    await flash(f"“{record.title}” is no longer in your favorites.", "info")
     return redirect(back)
 
 
@@ -99,6 +105,10 @@ async def unfavorite(slug: str) -> ResponseReturnValue:
 @login_required
 async def delete_article(slug: str) -> ResponseReturnValue:
     user = signed_in_user()
+    asking = await unconfirmed("Delete this article?", url_for("site.article", slug=slug),
+                               detail="Its comments and favorites go with it. This cannot be undone.")
+    if asking is not None:
+        return asking
     await articles.delete_article(get_db(), slug, user.id, as_admin=user.is_admin)
     await flash("The article is deleted.", "info")
     return redirect(url_for("site.home"))

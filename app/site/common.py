@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from itsdangerous import URLSafeTimedSerializer
-from quart import abort, current_app, g, redirect, request, session, url_for
+from quart import abort, current_app, g, redirect, render_template, request, session, url_for
 from quart.sessions import SecureCookieSessionInterface
 from quart.typing import ResponseReturnValue
 from quart_wtf import CSRFProtect, QuartForm
@@ -159,6 +159,20 @@ async def domain_error_page(error: DomainError) -> ResponseReturnValue:
     http: HTTPException = HTTPNotFound() if isinstance(error, NotFound) else HTTPForbidden()
     answer = await current_app.handle_http_exception(http)
     return answer.get_response() if isinstance(answer, HTTPException) else answer
+
+
+async def unconfirmed(question: str, cancel: str, *, verb: str = "Delete",
+                      detail: str = "This cannot be undone.") -> str | None:
+    """A destructive POST goes ahead only when its form says ``confirm=yes``: the page's <dialog>
+    adds it (static/site.js); without JavaScript this returns the page that asks, whose own
+    button sends it. None: confirmed, go ahead."""
+    form = await request.form
+    if form.get("confirm") == "yes":
+        return None
+    back = form.get("next")
+    return await render_template("confirm.html", question=question, detail=detail, verb=verb,
+                                 action=request.path, next=back if is_safe_next(back) else None,
+                                 cancel=safe_next(back, cancel))
 
 
 def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | None = None) -> None:
