@@ -78,3 +78,36 @@ async def test_every_page_passes_axe_at_desktop_and_phone_widths(
 
 def test_axe_core_is_pinned() -> None:
     assert '"axe-core": "4.14.1"' in Path(ROOT / "package.json").read_text()
+
+
+FITS = """() => {
+  const width = document.documentElement.clientWidth;
+  const cramped = [...document.querySelectorAll("td, th, input, button, .lab-results")]
+    .filter(el => el.offsetParent !== null && !el.closest("thead"))  // headers: hidden, as labels
+    .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > width + 1)
+    .map(el => el.outerHTML.slice(0, 80));
+  return cramped;
+}"""
+
+
+async def test_admin_and_lab_are_usable_at_360_px(live_server: str, browser: Browser,
+                                                  db: AsyncSession) -> None:
+    """Before: the admin table's columns collided and the lab's table was clipped."""
+    await _site(db)
+    context = await browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = await context.new_page()
+        await _sign_in(page, live_server)
+        for path in ("/admin/", "/admin/articles", "/admin/comments", "/contexts"):
+            await page.goto(live_server + path)
+            assert await page.evaluate(FITS) == [], path
+        # The lab's number inputs look like the site's fields (before: the browser's bare boxes).
+        border = await page.eval_on_selector("#lab-count", "el => getComputedStyle(el).borderTopWidth")
+        assert border == "1px"
+        # A row of an admin table reads as label: value.
+        await page.goto(live_server + "/admin/articles")
+        label = await page.eval_on_selector(
+            "td[data-label=Author]", "el => getComputedStyle(el, '::before').content")
+        assert label == '"Author"'
+    finally:
+        await context.close()

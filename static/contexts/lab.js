@@ -93,9 +93,13 @@
   const backgroundButton = document.getElementById("lab-background");
   const backgroundTable = document.getElementById("lab-background-results");
 
+  // Each cell carries its column's name (data-label): on a phone the rows read as cards.
+  const backgroundHeads = [...backgroundTable.querySelectorAll("thead th")].map((th) => th.textContent);
+
   function cell(row, value) {
     const td = document.createElement("td");
     td.textContent = value === null || value === undefined ? "—" : String(value);
+    td.dataset.label = backgroundHeads[row.children.length] || "";
     row.appendChild(td);
   }
 
