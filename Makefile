@@ -8,14 +8,20 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run dev twin bench test test-sqlite test-postgres lint browser clean
 
+UV := $(VENV)/tools/bin/uv
+
+# uv (from PyPI, kept inside .venv) installs in seconds what pip takes half a minute for.
+$(UV):
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(VENV)/tools uv
+
 # What running needs (the runtime dependencies); the tests, lint and benchmarks add the dev extra.
-$(RUNTIME): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+$(RUNTIME): pyproject.toml $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e .
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 # conduit-serve prints the address it really binds (hypercorn.toml's, or --bind's).
