@@ -17,7 +17,7 @@ $(UV):
 
 # What running needs (the runtime dependencies); the tests, lint and benchmarks add the dev extra.
 $(RUNTIME): pyproject.toml $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)
