@@ -169,3 +169,30 @@ async def test_on_a_phone_the_navigation_is_a_menu(live_server: str, browser: Br
         await expect(page.locator("h1")).to_have_text("Your Settings")
     finally:
         await context.close()
+
+
+async def test_preview_renamed_links_times_and_comment_pages_in_the_browser(
+        live_server: str, reader: BrowserContext, db: AsyncSession) -> None:
+    """The rest of what a person notices, in a real browser: the editor's preview, an old link
+    after a rename, a relative time with the exact one on hover, and pages of comments."""
+    author = await make_user(db, "browsing")
+    made = await make_article(db, author, "Before the rename")
+    for number in range(25):
+        await comments.add_comment(db, author.id, made.slug, f"Remark {number:02d}")
+    page = await _signed_in(reader, live_server, "browsing")
+    await page.goto(f"{live_server}/editor/{made.slug}")
+    await page.fill("#body", "A **bold** claim")
+    await page.click("button:has-text('Preview')")
+    await expect(page.locator(".preview strong")).to_have_text("bold")
+    await page.fill("#title", "After the rename")
+    await page.click("button:has-text('Update Article')")
+    await expect(page.locator(".banner h1")).to_have_text("After the rename")
+    await page.goto(f"{live_server}/article/{made.slug}")  # the link from before the rename
+    assert page.url.endswith("/article/after-the-rename")
+    stamp = page.locator(".banner time")
+    await expect(stamp).to_have_text("just now")
+    assert (await stamp.get_attribute("title") or "").endswith(" UTC")
+    await expect(page.locator(".comment")).to_have_count(20)
+    await page.click(".pagination >> text=2")
+    await expect(page.locator(".comment")).to_have_count(5)
+    await expect(page.locator(".comment .card-text").last).to_have_text("Remark 24")
