@@ -98,7 +98,8 @@ async def test_update_article_is_partial_and_a_new_title_is_a_new_slug(http: htt
     retitled = await http.put(f"/api/articles/{created['slug']}", headers=auth(token),
                               json={"article": {"title": "A brand new title"}})
     assert retitled.json()["article"]["slug"] == "a-brand-new-title"
-    assert (await http.get(f"/api/articles/{created['slug']}")).status_code == 404
+    old = await http.get(f"/api/articles/{created['slug']}")  # the old link moved on (issue 12)
+    assert old.status_code == 301 and old.headers["Location"].endswith("/api/articles/a-brand-new-title")
     assert (await http.get("/api/articles/a-brand-new-title")).json()["article"]["body"] == "New body"
 
 

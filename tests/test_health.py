@@ -90,5 +90,5 @@ async def test_live_server_serves_health_and_home_concurrently(live_server: str)
 async def test_home_page_renders_in_a_real_browser(live_server: str, page) -> None:
     response = await page.goto(live_server + "/")
     assert response is not None and response.status == 200
-    assert await page.title() == "Conduit"
+    assert await page.title() == "Conduit: a place to share your knowledge"
     assert await page.locator("h2", has_text="Global Feed").count() == 1
