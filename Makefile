@@ -26,8 +26,7 @@ $(STAMP): $(RUNTIME)
 
 # conduit-serve prints the address it really binds (hypercorn.toml's, or --bind's).
 run: $(RUNTIME)
-	$(BIN)/quart --app app db upgrade
-	$(BIN)/quart --app app seed --if-empty
+	$(BIN)/quart --app app demo
 	$(BIN)/conduit-serve
 
 # The development server, reloading on code changes.

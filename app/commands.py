@@ -1,4 +1,4 @@
-"""Flask-style CLI commands: ``quart --app app db upgrade | seed | create-admin``.
+"""Flask-style CLI commands: ``quart --app app db upgrade | seed | create-admin | demo``.
 
 They are plain click commands (not wrapped in Quart's app context, which runs inside an event
 loop) so that each can run its own ``asyncio.run`` and its own short-lived engine.
@@ -147,6 +147,15 @@ def create_admin(info: ScriptInfo, username: str, email: str | None, password: s
     click.echo(done)
 
 
+@click.command("demo")
+@click.pass_context
+def demo_command(ctx: click.Context) -> None:
+    """Upgrade the database to head, then seed the demo data if it is empty: what ``make run``
+    needs, in one process (each ``quart`` command starts Python and imports the app again)."""
+    ctx.invoke(db_upgrade)
+    ctx.invoke(seed_command, if_empty=True)
+
+
 def register_commands(app: Quart) -> None:
-    for cmd in (db_group, seed_command, create_admin):
+    for cmd in (db_group, seed_command, create_admin, demo_command):
         app.cli.add_command(cmd)

@@ -128,3 +128,16 @@ async def test_db_current_shows_the_head(database_url: str, command: list[str]) 
     result = await _run(database_url, *command)
     assert result.returncode == 0, result.stderr
     assert "0004 (head)" in result.stdout
+
+
+def test_demo_migrates_then_seeds_once(tmp_path: Path) -> None:
+    """`make run`'s one command: a fresh database is migrated and seeded; a second run keeps it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    first = _cli(url, "demo")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "database upgraded to head",
+        "seeded 12 users, 40 articles, 70 comments, 38 favorites, 24 follows "
+        "(every password: conduit-demo)"]
+    again = _cli(url, "demo")
+    assert again.returncode == 0 and again.stdout.splitlines()[-1] == "database already has data: not seeding"
