@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -107,7 +107,7 @@ class Slot:
     started: float = 0.0
     young_deaths: int = 0
     restart_at: float = 0.0
-    last: str = field(default="")
+    last: str = ""
 
 
 class Supervisor:
