@@ -13,6 +13,7 @@ from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
 from app.guard import Guard
 from app.limiter import Limiter
+from app.live import Live
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -41,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     database = Database()
     database.init_app(app, settings)
     Limiter().init_app(app, settings, database.opened_engine)
+    Live().init_app(app, settings, database.opened_engine)
 
     from app import api, contexts, errors, health, site
     from app.commands import register_commands

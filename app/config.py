@@ -39,6 +39,10 @@ DRIVERS = {
 }
 
 
+LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user", 1, 10_000),
+               ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
+
+
 class ConfigError(SystemExit):
     """A setting is missing or wrong; the message is the one line a person reads."""
 
@@ -73,6 +77,16 @@ class Settings:
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed. Anyone
     # else's is ignored: a client could otherwise name any address and dodge its limits.
     trusted_proxies: str = ""
+    # Live updates over WebSocket (app/live): open sockets allowed per client address and per
+    # signed-in user, in each worker; events a socket may have waiting before it is cut off as
+    # too slow; seconds between heartbeats (a client that has not answered one by the next is
+    # closed); how often, in milliseconds, a worker looks for new events on SQLite (PostgreSQL
+    # and Redis ring instead).
+    live_sockets_per_address: int = 100
+    live_sockets_per_user: int = 20
+    live_queue: int = 256
+    live_ping_seconds: int = 20
+    live_poll_ms: int = 50
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -194,6 +208,9 @@ def load_settings(
                           f"unix:///path/to/redis.sock, not {settings.redis_url!r}")
     if not REDIS_PREFIX_RE.match(settings.redis_prefix):
         raise ConfigError("CONDUIT_REDIS_PREFIX must be 1-64 letters, digits, '-', '_' or ':'")
+    for name, low, high in LIVE_BOUNDS:
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be between {low} and {high}")
     secret = settings.secret_key
     if env == "production":
         if len(secret) < MIN_PRODUCTION_SECRET:

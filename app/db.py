@@ -148,3 +148,11 @@ def get_db() -> AsyncSession:
         g.db = maker()
     session: AsyncSession = g.db
     return session
+
+
+async def release_db() -> None:
+    """Close the request's session now rather than in teardown: a live socket, which lives long,
+    holds no session (and no pooled connection) once its handshake is checked."""
+    session: AsyncSession | None = g.pop("db", None)
+    if session is not None:
+        await session.close()

@@ -4,7 +4,8 @@ It answers what Quart cannot (Quart would fail before any error handler runs, an
 send an empty 500):
 
 - a Host header Werkzeug cannot bind to (``a..b``, a 64-letter label): 400;
-- a WebSocket handshake (the app serves none; Quart's error handlers expect a request): 403.
+- a WebSocket handshake to any path but the live sockets' and the lab's (Quart would answer it
+  with a 500), or with a Host header it cannot bind: 403.
 
 When the app answers before reading the request's body (a 401, 404, 405 or 413 to a POST),
 Hypercorn drops the connection after the answer without saying so, and a client's next request on
@@ -57,6 +58,8 @@ SECURITY_HEADERS = [  # the policy first: a route that sets its own replaces jus
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# The WebSocket endpoints: the live sockets (app/live) and the contexts lab's.
+WEBSOCKETS = frozenset({"/live", "/api/live", "/contexts/socket"})
 # Machines' probes (load balancers, Docker): nothing to protect in a browser, answered as they come.
 PROBES = frozenset({"/healthz", "/readyz"})
 def has_body(scope: Any) -> bool:
@@ -67,6 +70,18 @@ def has_body(scope: Any) -> bool:
     return False
 
 
+def refusal_closes(send: ASGISendCallable) -> ASGISendCallable:
+    """A refused handshake (an HTTP answer instead of the upgrade) ends its connection: Hypercorn
+    0.18 fails on bytes a client sends after one (a traceback per refusal)."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "websocket.http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await send(message)
+
+    return sending
+
+
 class Guard:
     def __init__(self, app: Any, *, hsts: bool = False) -> None:
         self.app = app
@@ -74,6 +89,10 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] == "websocket":
+            host = next((value for name, value in scope["headers"] if name == b"host"), b"")
+            if scope["path"] in WEBSOCKETS and host_is_valid(host.decode("latin-1")):
+                await self.app(scope, receive, refusal_closes(send))
+                return
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
             return

@@ -239,15 +239,16 @@ def identity(who: str) -> str:
     return hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def client_address(proxies: tuple[IPv4Network | IPv6Network, ...]) -> str:
+def client_address(proxies: tuple[IPv4Network | IPv6Network, ...], asked: Any = None) -> str:
     """The peer's address, or the client a trusted proxy says it forwards for: the first hop of
     X-Forwarded-For, read from the right, that is not a trusted proxy. IPv6 clients are counted
-    by their /64 (one host can hold a whole /64)."""
-    peer = _parse(request.remote_addr or "")
+    by their /64 (one host can hold a whole /64). ``asked``: the request (default) or websocket."""
+    asked = request if asked is None else asked
+    peer = _parse(asked.remote_addr or "")
     if peer is None:
-        return request.remote_addr or "unknown"
+        return asked.remote_addr or "unknown"
     if proxies and any(peer in network for network in proxies):
-        forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+        forwarded = ",".join(asked.headers.getlist("X-Forwarded-For"))
         for hop in reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()]):
             address = _parse(hop)
             if address is None:  # not an address: a proxy did not write this; stop believing

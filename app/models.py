@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -200,7 +201,26 @@ class SlugRedirect(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
 
 
+class LiveEvent(Base):
+    """One change live subscribers are told about (app/live): written in the transaction that made
+    the change, so there is an event for every committed change and none for a rolled-back one.
+    ``seq`` numbers events in commit order (app.domain.live); old rows are pruned, keeping a window
+    that reconnecting clients can catch up from. ``payload`` is the event's JSON."""
+
+    __tablename__ = "live_events"
+    # AUTOINCREMENT: SQLite never hands out a number again once its row is pruned.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    article_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: it outlives a deletion
+    author_id: Mapped[int | None] = mapped_column(Integer)  # the article's author, for feeds
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 ALL_TABLES: tuple[Any, ...] = (
+    LiveEvent.__table__,
     SlugRedirect.__table__,
     RateLimitCounter.__table__,
     SiteSession.__table__,

@@ -89,7 +89,17 @@ def run_worker(function: WorkerFunc, config: Config, sockets: Sockets, shutdown:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != master:  # the master died before prctl took effect
         return
+    global _worker_shutdown
+    _worker_shutdown = shutdown
     function(config, sockets, shutdown)
+
+
+_worker_shutdown: Event | None = None  # in a worker: the master's "stop" flag
+
+
+def shutting_down() -> bool:
+    """In a supervised worker: the master asked every worker to stop (SIGTERM, SIGHUP)."""
+    return _worker_shutdown is not None and _worker_shutdown.is_set()
 
 
 def describe(exitcode: int | None) -> str:

@@ -127,7 +127,7 @@ async def test_create_admin_creates_or_promotes(app: Quart, db: AsyncSession,
 async def test_db_current_shows_the_head(database_url: str, command: list[str]) -> None:
     result = await _run(database_url, *command)
     assert result.returncode == 0, result.stderr
-    assert "0004 (head)" in result.stdout
+    assert "0005 (head)" in result.stdout
 
 
 def test_demo_migrates_then_seeds_once(tmp_path: Path) -> None:

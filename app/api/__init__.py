@@ -19,7 +19,7 @@ blueprint.before_request(limit_writes)  # after load_user: a signed-in user's ch
 
 
 def init_app(app: Quart) -> None:
-    from app.api import articles, docs, users  # noqa: F401 (the modules register their routes)
+    from app.api import articles, docs, live, users  # noqa: F401 (the modules register their routes)
 
     settings: Settings = app.config["CONDUIT"]
     docs.init_schema(app)

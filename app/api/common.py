@@ -139,6 +139,11 @@ async def load_user() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "anyone", False):
         return
+    g.user, g.token = await account_for(header)
+
+
+async def account_for(header: str) -> tuple[Account, str]:
+    """The account (and token) an ``Authorization: Token <jwt>`` header signs in; ApiError 401."""
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() not in TOKEN_SCHEMES or not token:
@@ -153,8 +158,7 @@ async def load_user() -> None:
     if account.token_epoch != epoch:
         raise ApiError(401, {"token": ["has been revoked (the password changed, or the account "
                                        "signed out everywhere)"]})
-    g.user = account
-    g.token = token
+    return account, token
 
 
 def _check_path_and_query() -> None:

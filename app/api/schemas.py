@@ -19,7 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX
-from app.domain.records import Account, ArticleRecord, CommentRecord, Page, Profile
+from app.domain.records import Account, ArticleRecord, Page
+from app.domain.shapes import article_json, comment_json, profile_json, timestamp
+
+__all__ = ["article_json", "comment_json", "profile_json", "timestamp"]  # shaped in the domain
 
 # Requests -------------------------------------------------------------------------------------
 
@@ -191,30 +194,9 @@ class ErrorsOut(BaseModel):
 # Shaping --------------------------------------------------------------------------------------
 
 
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 with milliseconds and Z, as the spec shows: 2016-02-18T03:22:56.637Z. The domain's
-    datetimes are always UTC."""
-    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
-
-
 def user_json(account: Account, token: str) -> dict[str, Any]:
     return {"user": {"email": account.email, "token": token, "username": account.username,
                      "bio": account.bio, "image": account.image}}
-
-
-def profile_json(profile: Profile) -> dict[str, Any]:
-    return {"username": profile.username, "bio": profile.bio, "image": profile.image,
-            "following": profile.following}
-
-
-def article_json(record: ArticleRecord) -> dict[str, Any]:
-    """The article without its body, as lists show it; ``article_envelope`` adds the body."""
-    return {
-        "slug": record.slug, "title": record.title, "description": record.description,
-        "tagList": record.tags, "createdAt": timestamp(record.created_at),
-        "updatedAt": timestamp(record.updated_at), "favorited": record.favorited,
-        "favoritesCount": record.favorites_count, "author": profile_json(record.author),
-    }
 
 
 def article_envelope(record: ArticleRecord) -> dict[str, Any]:
@@ -223,9 +205,3 @@ def article_envelope(record: ArticleRecord) -> dict[str, Any]:
 
 def articles_envelope(page: Page[ArticleRecord]) -> dict[str, Any]:
     return {"articles": [article_json(record) for record in page.items], "articlesCount": page.total}
-
-
-def comment_json(record: CommentRecord) -> dict[str, Any]:
-    return {"id": record.id, "createdAt": timestamp(record.created_at),
-            "updatedAt": timestamp(record.updated_at), "body": record.body,
-            "author": profile_json(record.author)}

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import article_queries as q
+from app.domain import live
 from app.domain._sql import dialect_of, insert_for, insert_ignore, read, writing
 from app.domain.article_queries import ARTICLES
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
@@ -207,7 +208,9 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
                      "author_id": author_id, "created_at": now, "updated_at": now})
                 assert article_id is not None
                 await _set_tags(session, article_id, tag_names)
-                return await _one(session, "id", article_id, author_id)
+                created = await _one(session, "id", article_id, author_id)
+                await live.article_published(session, author_id, created)
+                return created
         except IntegrityError as error:  # a concurrent writer took the slug: try a fresh one
             if not _slug_taken(error):
                 raise
@@ -278,16 +281,30 @@ async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRec
         raise NotFound("article")
     async with writing(session):
         fan = select(literal(user_id), Article.id).where(Article.slug == slug)
-        await session.execute(insert_for(session, Favorite).from_select(["user_id", "article_id"], fan)
-                              .on_conflict_do_nothing())
-        return await _one(session, "slug", slug, user_id)
+        added = await session.execute(insert_for(session, Favorite).from_select(
+            ["user_id", "article_id"], fan).on_conflict_do_nothing())
+        return await _favorites_changed(session, "article.favorited", bool(added.rowcount),  # type: ignore[attr-defined]
+                                        user_id, slug)
 
 
 async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
     if not is_clean(slug):
         raise NotFound("article")
     async with writing(session):
-        await session.execute(delete(Favorite).where(
+        removed = await session.execute(delete(Favorite).where(
             Favorite.user_id == user_id,
             Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery()))
-        return await _one(session, "slug", slug, user_id)
+        return await _favorites_changed(session, "article.unfavorited", bool(removed.rowcount),  # type: ignore[attr-defined]
+                                        user_id, slug)
+
+
+async def _favorites_changed(session: AsyncSession, kind: str, changed: bool, user_id: int,
+                             slug: str) -> ArticleRecord:
+    """The article as the fan now sees it; a live event when the fan's mark really changed (the
+    count is read in the event's turn, so it counts every earlier event's change)."""
+    if changed:
+        await live.take_turn(session)
+    article = await _one(session, "slug", slug, user_id)
+    if changed:
+        await live.favorites_changed(session, kind, user_id, article)
+    return article

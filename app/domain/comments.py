@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, delete, exists, false, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import live
 from app.domain._sql import read, writing
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
@@ -80,13 +81,16 @@ async def add_comment(session: AsyncSession, author_id: int, slug: str, body: st
         stamp = literal(now, COMMENTS.c.created_at.type)
         on_article = (select(literal(body), ARTICLES.c.id, literal(author_id), stamp, stamp)
                       .where(ARTICLES.c.slug == slug))
-        comment_id = await session.scalar(
+        added = (await session.execute(
             COMMENTS.insert().from_select(["body", "article_id", "author_id", "created_at", "updated_at"],
-                                          on_article).returning(COMMENTS.c.id))
-        if comment_id is None:
+                                          on_article).returning(COMMENTS.c.id, COMMENTS.c.article_id))
+                 ).first()
+        if added is None:
             raise NotFound("article")
-        row = (await session.execute(_thread("id", False), {"id": comment_id})).one()
-    return _record(row)
+        row = (await session.execute(_thread("id", False), {"id": added.id})).one()
+        comment = _record(row)
+        await live.comment_added(session, added.article_id, slug, comment)
+    return comment
 
 
 async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user_id: int, *,
@@ -107,3 +111,4 @@ async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user
         if found.author_id != user_id and not as_admin:
             raise Forbidden("comment")
         await session.execute(delete(Comment).where(Comment.id == comment_id))
+        await live.comment_deleted(session, found.id, slug, comment_id)

@@ -58,7 +58,7 @@ def init_app(app: Quart) -> None:
     app.register_blueprint(admin_blueprint)
 
 
-from app.site import admin, articles, auth, pages, rendering  # noqa: E402  (routes on the blueprints)
+from app.site import admin, articles, auth, live, pages, rendering  # noqa: E402  (routes on the blueprints)
 
 __all__ = ["admin", "admin_blueprint", "articles", "auth", "auth_blueprint", "blueprint", "init_app",
-           "pages"]
+           "live", "pages"]

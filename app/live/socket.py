@@ -1,0 +1,185 @@
+"""One live socket, for either face: what it asks for, the checks before it is accepted, and the
+loop that sends its events, heartbeats and the reason it closes.
+
+Protocol (docs in README "Live updates"): the query string picks one subscription
+(``article=<slug>``, or ``feed=global|yours`` with an optional ``tag=<tag>``) and may give
+``after=<seq>``, the last event the client has. The server sends ``hello`` (``seq``: where the
+stream starts) or ``reload`` (the client is too far behind: reload and start again), then events
+in order, each once, and ``{"type":"ping"}`` every ``CONDUIT_LIVE_PING_SECONDS``, which the client
+answers with ``{"type":"pong"}`` before the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import websocket
+
+from app.domain.errors import NotFound
+from app.live.hub import GOING_AWAY, Event, Hub, Subscription
+
+# The close codes a client sees: GOING_AWAY (1001) and TOO_SLOW (4008) from app.live.hub, and:
+TOO_BIG = 1009  # a message over MESSAGE_MAX characters
+NO_PONG = 4000  # no answer to the last heartbeat
+BAD_MESSAGE = 4400  # not a message this server knows
+MESSAGE_MAX = 1024  # what a client sends is a pong: anything bigger is not one of ours
+CLOSE_WAIT_S = 2.0  # a peer that reads nothing does not hold the handler up
+ARTICLE_KINDS = frozenset({"comment.created", "comment.deleted", "article.favorited",
+                           "article.unfavorited"})
+
+
+class Refused(Exception):
+    """The handshake is answered with this HTTP status instead of an upgrade."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.errors = status, {field: [message]}
+
+
+@dataclass(frozen=True)
+class Want:
+    match: Callable[[Event], bool]
+    after: int | None
+
+
+async def want_from(args: Any, viewer_id: int | None,
+                    article_id_of: Callable[[str], Awaitable[int]],
+                    follows_of: Callable[[int], Awaitable[frozenset[int]]]) -> Want:
+    """The subscription the query string asks for; Refused (400, 401, 404) when it cannot be."""
+    unknown = set(args) - {"article", "feed", "tag", "after"}
+    if unknown:
+        raise Refused(400, sorted(unknown)[0], "is not a live parameter (article, feed, tag, after)")
+    raw_after = args.get("after")
+    after = None
+    if raw_after is not None:
+        if not raw_after.isdigit() or len(raw_after) > 18:
+            raise Refused(400, "after", "must be the number of the last event received")
+        after = int(raw_after)
+    slug, feed, tag = args.get("article"), args.get("feed"), args.get("tag")
+    if (slug is None) == (feed is None):
+        raise Refused(400, "subscription", "give either article=<slug> or feed=global|yours")
+    if slug is not None:
+        if tag is not None:
+            raise Refused(400, "tag", "goes with feed=, not article=")
+        try:
+            article_id = await article_id_of(slug)
+        except NotFound:
+            raise Refused(404, "article", "not found") from None
+        return Want(lambda e: e.article_id == article_id and e.kind in ARTICLE_KINDS, after)
+    if feed == "global":
+        if tag is None:
+            return Want(lambda e: e.kind == "article.created", after)
+        return Want(lambda e: e.kind == "article.created" and tag in e.tags, after)
+    if feed == "yours":
+        if viewer_id is None:
+            raise Refused(401, "feed", "yours needs you signed in")
+        follows = await follows_of(viewer_id)
+        return Want(lambda e: e.kind == "article.created" and e.author_id in follows
+                    and (tag is None or tag in e.tags), after)
+    raise Refused(400, "feed", "must be global or yours")
+
+
+def origin_allowed(allowed: list[str]) -> bool:
+    """No Origin (not a browser), this site's own, or one listed (``*``: any)."""
+    origin = websocket.headers.get("Origin")
+    if origin is None or "*" in allowed or origin in allowed:
+        return True
+    return urlsplit(origin).netloc.lower() == websocket.host.lower()
+
+
+class Sockets:
+    """Open sockets per address and per user, in this worker."""
+
+    def __init__(self, per_address: int, per_user: int) -> None:
+        self.per_address, self.per_user = per_address, per_user
+        self.open: dict[str, int] = {}
+
+    def take(self, address: str, user_id: int | None) -> list[str]:
+        keys = [f"a:{address}"] + ([f"u:{user_id}"] if user_id is not None else [])
+        if self.open.get(keys[0], 0) >= self.per_address:
+            raise Refused(429, "sockets", f"too many open from your address (at most {self.per_address})")
+        if len(keys) > 1 and self.open.get(keys[1], 0) >= self.per_user:
+            raise Refused(429, "sockets", f"too many open for your account (at most {self.per_user})")
+        for key in keys:
+            self.open[key] = self.open.get(key, 0) + 1
+        return keys
+
+    def give_back(self, keys: list[str]) -> None:
+        for key in keys:
+            left = self.open.get(key, 0) - 1
+            if left > 0:
+                self.open[key] = left
+            else:
+                self.open.pop(key, None)
+
+
+async def stream(hub: Hub, want: Want, ping_s: float, subprotocol: str | None = None) -> None:
+    """Accept, subscribe, and send until the client leaves or the socket is cut."""
+    await websocket.accept(subprotocol=subprotocol)
+    sub, start, reload = await hub.subscribe(want.match, want.after)
+    try:
+        hello = {"type": "reload" if reload else "hello", "seq": start, "ping": ping_s}
+        sub.pending.appendleft(json.dumps(hello))
+        sub.ready.set()
+        tasks = [asyncio.create_task(job) for job in (_send(sub), _listen(sub), _beat(sub, ping_s))]
+        try:
+            await sub.closed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+        assert sub.closing is not None
+        code, reason = sub.closing
+        with contextlib.suppress(Exception, TimeoutError):
+            await asyncio.wait_for(websocket.close(code, reason), CLOSE_WAIT_S)
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def _send(sub: Subscription) -> None:
+    try:
+        while True:
+            await sub.ready.wait()
+            sub.ready.clear()
+            while sub.pending and sub.closing is None:
+                await websocket.send(sub.pending.popleft())
+    except Exception:  # the connection is gone
+        sub.cut(GOING_AWAY, "connection lost")
+
+
+async def _listen(sub: Subscription) -> None:
+    try:
+        while True:
+            message = await websocket.receive()
+            if len(message) > MESSAGE_MAX:
+                sub.cut(TOO_BIG, f"messages are at most {MESSAGE_MAX} characters")
+                return
+            try:
+                kind = json.loads(message).get("type")
+            except (ValueError, AttributeError):
+                kind = None
+            if kind not in ("pong", "ping"):
+                sub.cut(BAD_MESSAGE, 'expected {"type":"pong"}')
+                return
+            sub.heard = True
+            if kind == "ping":
+                sub.pending.append('{"type":"pong"}')
+                sub.ready.set()
+    except Exception:  # the connection is gone
+        sub.cut(GOING_AWAY, "connection lost")
+
+
+async def _beat(sub: Subscription, ping_s: float) -> None:
+    while True:
+        await asyncio.sleep(ping_s)
+        if not sub.heard:
+            sub.cut(NO_PONG, "no answer to the last ping")
+            return
+        sub.heard = False
+        sub.pending.append('{"type":"ping"}')  # heartbeats are not events: never counted as queued
+        sub.ready.set()
