@@ -9,6 +9,7 @@ from app.db import get_db
 from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, comments, renames
 from app.domain.limits import ID_MAX
 from app.domain.records import ArticleRecord
+from app.live import get_live
 from app.site import blueprint
 from app.site.common import (
     add_errors,
@@ -32,6 +33,7 @@ async def article(slug: str) -> ResponseReturnValue:
     user = current_user()
     viewer_id = user.id if user else None
     db = get_db()
+    live_after = await get_live().hub.newest()  # before the page's data: live.js goes on from it
     try:
         record = await articles.get_article(db, slug, viewer_id)
     except NotFound:
@@ -40,18 +42,18 @@ async def article(slug: str) -> ResponseReturnValue:
             raise
         return redirect(url_for("site.article", slug=moved), 301)  # renamed since the link was made
     form = await CommentForm.create_form() if user else None
-    return await _article_page(record, viewer_id, form)
+    return await _article_page(record, viewer_id, form, live_after)
 
 
 async def _article_page(record: ArticleRecord, viewer_id: int | None,
-                        form: CommentForm | None) -> str:
+                        form: CommentForm | None, live_after: int | None = None) -> str:
     """The article and one page of its comments (?page=N, COMMENTS_PER_PAGE, oldest first: a conversation)."""
     thread = await comments.comments_on(get_db(), record.id, viewer_id)
     pager = requested_page(COMMENTS_PER_PAGE).counted(len(thread))
     shown = thread[pager.offset:pager.offset + pager.size]
     await prerender([record.body, *(c.body for c in shown)])
     return await render_template("site/article.html", article=record, comments=shown, form=form,
-                                 pager=pager)
+                                 pager=pager, live_after=live_after)
 
 
 @blueprint.post("/article/<slug>/comments")

@@ -13,6 +13,7 @@ from app.db import get_db
 from app.domain import Conflict, Invalid, articles, users
 from app.domain.users import UNSET
 from app.limiter import limit
+from app.live import get_live
 from app.site import blueprint
 from app.site.common import (
     add_errors,
@@ -39,6 +40,8 @@ async def home() -> ResponseReturnValue:
         return redirect(login_url(here()))
     pager = requested_page()
     db = get_db()
+    # The first page is told of new articles (static/live.js), from the event read before it.
+    live_after = await get_live().hub.newest() if pager.page == 1 else None
     if feed == "following" and user is not None:
         tab = "following"
         result = await articles.feed(db, user.id, limit=pager.size, offset=pager.offset)
@@ -51,6 +54,8 @@ async def home() -> ResponseReturnValue:
         "site/home.html", result=result, tags=tags, tab=tab, tag=tag,
         pager=pager.counted(result.total),
         page_args={"feed": "following"} if tab == "following" else {"tag": tag} if tag else {},
+        live_after=live_after,
+        live_args={"feed": "yours" if tab == "following" else "global", **({"tag": tag} if tag else {})},
     )
 
 
