@@ -227,6 +227,7 @@ class Hub:
             self.wake.set()
         try:
             newest = await self.newest()
+            self.high = min(self.high, newest)  # the log went back (a restored backup): follow it
             reload = after is not None and (after > newest or after < ((await self.oldest()) or 1) - 1)
             sub.cursor = newest if after is None or reload else after
             if not reload and after is not None and after < newest:
