@@ -229,3 +229,16 @@ async def test_sigterm_closes_sockets_with_1001_and_finishes_requests_in_flight(
             answer = await slow
             assert answer.status == 200 and (await answer.json())["token"] == "slow"
         assert await asyncio.to_thread(server_.proc.wait, 20) == 0
+
+
+async def test_the_server_refuses_a_huge_message_and_unknown_socket_paths(live_server: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{live_server.replace('http', 'ws')}/api/live?feed=global")
+        await ws.receive(timeout=WAIT_S)  # hello
+        await ws.send_str("x" * 70_000)  # past hypercorn.toml's websocket_max_message_size
+        assert (await ws.receive(timeout=WAIT_S)).type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 1009
+        for path in ("/api/tags", "/api/live/extra", "/contexts/echo"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{live_server.replace('http', 'ws')}{path}")
+            assert refused.value.status == 403

@@ -37,6 +37,7 @@ def test_hypercorn_toml_values_are_the_ones_we_rely_on() -> None:
     assert config.accesslog is not None and config.errorlog is not None  # "-": loggers to stdout
     assert config.access_log_format == '%(h)s "%(R)s" %(s)s %(b)s %(D)sus'
     assert config.loglevel == "INFO"
+    assert config.websocket_max_message_size == 65536
 
 
 def _dockerfile() -> str:
