@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.domain.live import wire_text
+from app.live import carriers
 from app.models import LiveEvent
 
 log = logging.getLogger("conduit.live")
@@ -132,9 +133,7 @@ class Hub:
         if self.carrier == "postgresql":
             self.tasks.append(asyncio.create_task(self._listen_postgresql()))
         elif self.carrier == "redis":
-            from app.live.carriers import redis_client
-
-            self.redis = redis_client(self.settings)
+            self.redis = carriers.redis_client(self.settings)
             self.tasks.append(asyncio.create_task(self._listen_redis()))
 
     async def stop(self) -> None:
@@ -161,9 +160,7 @@ class Hub:
         return f"{self.settings.redis_prefix}:live"
 
     async def _publish(self, seq: int) -> None:
-        from app.live.carriers import publish
-
-        await publish(self.redis, self.channel, seq)
+        await carriers.publish(self.redis, self.channel, seq)
 
     # The log -------------------------------------------------------------------------------------
 
@@ -258,14 +255,10 @@ class Hub:
     # Doorbells -----------------------------------------------------------------------------------
 
     async def _listen_postgresql(self) -> None:
-        from app.live.carriers import listen_postgresql
-
-        await listen_postgresql(self.settings, self._ring)
+        await carriers.listen_postgresql(self.settings, self._ring)
 
     async def _listen_redis(self) -> None:
-        from app.live.carriers import listen_redis
-
-        await listen_redis(self.redis, self.channel, self._ring)
+        await carriers.listen_redis(self.redis, self.channel, self._ring)
 
     def _ring(self, *_: Any) -> None:
         if self.wake is not None:
