@@ -41,7 +41,8 @@ twin: $(STAMP)
 	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 8 --no-control-socket \
 		--bind 127.0.0.1:8001 app.contexts.wsgi_twin:app
 
-# Async app vs WSGI twin under wrk at concurrency 1..1024, plus verified load-generator runs.
+# Async app vs WSGI twin under wrk at concurrency 1..1024, plus verified load-generator runs, and live
+# updates (WebSocket) at 100 and 1,000 subscribers on SQLite and PostgreSQL (bench/live.py).
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey; }
 	$(BIN)/python -m bench.run

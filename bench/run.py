@@ -2,7 +2,10 @@
 
 1. What a request costs (``bench.cost``): server CPU ms per request of the app against the floor
    server, SQLite and PostgreSQL, interleaved rounds: bench/results/<date>-cost.md.
-2. The async app under Hypercorn versus the WSGI twin under gunicorn's threaded worker, measured
+2. Live updates (``bench.live``): 100 and 1,000 WebSocket subscribers on one article with two
+   workers, SQLite and PostgreSQL; every event delivered once and in order, delivery latency and
+   server CPU per delivered event: bench/results/<date>-live.md.
+3. The async app under Hypercorn versus the WSGI twin under gunicorn's threaded worker, measured
    with wrk, plus verified figures from the load generator: bench/results/<date>.md and a PNG plot
    of throughput and p99 against concurrency.
 
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cost
+from bench import cost, live
 from bench.servers import ROOT, free_port, running_server
 from bench.wrk import wrk
 
@@ -96,6 +99,11 @@ def main() -> int:
     parser.add_argument("--cost-rounds", type=int, default=3,
                         help="interleaved rounds of the CPU-per-request comparison (0: skip it)")
     parser.add_argument("--cost-seconds", type=float, default=4, help="seconds per cost measurement")
+    parser.add_argument("--live-subscribers", default="100,1000",
+                        help="subscriber counts of the live-updates runs (empty: skip them)")
+    parser.add_argument("--live-writes", default="200,100",
+                        help="writes per live run (one, or one per count)")
+    parser.add_argument("--live-db", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     if not shutil.which("wrk"):
@@ -127,6 +135,10 @@ def main() -> int:
     if args.cost_rounds:
         cost_failed = cost.main(["--rounds", str(args.cost_rounds), "--seconds", str(args.cost_seconds),
                                  "--out", str(args.out / f"{stamp}-cost.md")])
+    live_failed = 0
+    if args.live_subscribers:
+        live_failed = live.main(["--db", args.live_db, "--subscribers", args.live_subscribers,
+                                 "--writes", args.live_writes, "--out", str(args.out / f"{stamp}-live.md")])
     with running_server(app_cmd, env=env, probe=f"{app_url}/healthz", log=work / "app.log",
                         timeout=60), \
             running_server(twin_cmd, env=env, probe=f"{twin_url}/contexts/echo?token=up&delay_ms=0",
@@ -201,7 +213,7 @@ def main() -> int:
     print(f"wrote {md} and {png}")
     shutil.rmtree(work, ignore_errors=True)
     # The results are written, but a failed run is not a success.
-    return 1 if failures or cost_failed else 0
+    return 1 if failures or cost_failed or live_failed else 0
 
 
 if __name__ == "__main__":

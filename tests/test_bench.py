@@ -21,10 +21,12 @@ def _harness() -> ModuleType:
 
 def test_the_harness_writes_a_table_and_a_plot(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bench.run", "--levels", "2", "--seconds", "1",
-                             "--cost-rounds", "0", "--out", str(tmp_path)], cwd=ROOT,
+                             "--cost-rounds", "0", "--live-subscribers", "5", "--live-writes", "10",
+                            "--live-db", "sqlite", "--out", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    (table,) = tmp_path.glob("*.md")
+    (live,) = tmp_path.glob("*-live.md")
+    (table,) = set(tmp_path.glob("*.md")) - {live}
     (png,) = tmp_path.glob("*.png")
     text = table.read_text()
     assert "| async echo (Hypercorn) | 2 |" in text
@@ -35,6 +37,10 @@ def test_the_harness_writes_a_table_and_a_plot(tmp_path: Path) -> None:
     assert png.read_bytes().startswith(b"\x89PNG")
     rows = [line for line in text.splitlines() if line.startswith("| async echo")]
     assert float(rows[0].split("|")[4]) > 0  # requests per second were measured
+    live_rows = [line.split("|") for line in live.read_text().splitlines()
+                 if line.startswith("| sqlite")]
+    assert [cells[2].strip() for cells in live_rows] == ["5"]
+    assert live_rows[0][5].strip() == "50 of 50" and live_rows[0][-2].strip() == "passed"
 
 
 def test_the_cost_harness_measures_the_app_against_the_floor(tmp_path: Path) -> None:

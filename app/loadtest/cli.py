@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from app.loadtest.client import target_answers
+from app.loadtest.live import LiveOptions, run_live
 from app.loadtest.runner import RunOptions, RunResult, run, run_processes
 from app.loadtest.scenarios import SCENARIOS
 from app.loadtest.stats import Recorder, report_dict
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="conduit-loadtest",
         description="Fire concurrent requests at a Conduit server, verify every answer, report.")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the target's base URL")
-    p.add_argument("--scenario", default="mixed", choices=SCENARIOS)
+    p.add_argument("--scenario", default="mixed", choices=(*SCENARIOS, "live"))
     p.add_argument("--concurrency", type=int, default=16, help="virtual users (in-flight cap)")
     p.add_argument("--duration", type=float, help="seconds to run (default 10 unless --requests)")
     p.add_argument("--requests", type=int, help="stop after this many requests")
@@ -52,7 +53,49 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", help="run the same scenario against this second base URL too")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a target that is not on this machine's loopback")
+    live = p.add_argument_group("live", "--scenario live: WebSocket subscribers on one article, "
+                                "writers commenting on it and toggling their favorite")
+    live.add_argument("--subscribers", type=int, help="open sockets (default 100)")
+    live.add_argument("--writers", type=int, help="writing accounts, each one write at a time (default 4)")
+    live.add_argument("--writes", type=int, help="writes in all (default 200)")
+    live.add_argument("--write-rate", type=float,
+                      help="writes per second in all (default: as fast as the answers come)")
+    live.add_argument("--comment-share", type=float, help="share of writes that are comments (0.5)")
+    live.add_argument("--settle", type=float,
+                      help="seconds to wait for events after the last write is answered (10)")
     return p
+
+
+LIVE_ONLY = ("subscribers", "writers", "writes", "write_rate", "comment_share", "settle")
+NOT_LIVE = ("duration", "requests", "rate", "compare")
+
+
+def live_options(args: argparse.Namespace, url: str) -> LiveOptions:
+    """--scenario live's options, checked (Usage on a bad one)."""
+    given = [name for name in NOT_LIVE if getattr(args, name) is not None]
+    if given or args.procs != 1:
+        name = given[0] if given else "procs"
+        raise Usage(f"--{name.replace('_', '-')} does not apply to --scenario live "
+                    "(use --subscribers, --writers, --writes, --write-rate)")
+    opts = LiveOptions(
+        url=url, subscribers=100 if args.subscribers is None else args.subscribers,
+        writers=4 if args.writers is None else args.writers,
+        writes=200 if args.writes is None else args.writes, write_rate=args.write_rate,
+        comment_share=0.5 if args.comment_share is None else args.comment_share,
+        settle=10.0 if args.settle is None else args.settle, timeout=args.timeout, seed=args.seed,
+        run_id=secrets.token_hex(3))
+    checks = [
+        (1 <= opts.subscribers <= 50_000, "--subscribers must be between 1 and 50000"),
+        (1 <= opts.writers <= 1000, "--writers must be between 1 and 1000"),
+        (1 <= opts.writes <= 1_000_000, "--writes must be between 1 and 1000000"),
+        (opts.write_rate is None or 0 < opts.write_rate <= 100_000, "--write-rate must be above 0"),
+        (0 <= opts.comment_share <= 1, "--comment-share must be between 0 and 1"),
+        (0 <= opts.settle <= 600, "--settle must be between 0 and 600 seconds"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise Usage(message)
+    return opts
 
 
 def _check_url(url: str, allow_remote: bool) -> str:
@@ -89,6 +132,10 @@ def options(argv: list[str]) -> tuple[RunOptions, argparse.Namespace]:
         if not ok:
             raise Usage(message)
     url = _check_url(args.url, args.allow_remote)
+    if args.scenario != "live":
+        given = [name for name in LIVE_ONLY if getattr(args, name) is not None]
+        if given:
+            raise Usage(f"--{given[0].replace('_', '-')} goes with --scenario live")
     if args.compare:
         args.compare = _check_url(args.compare, args.allow_remote)
     duration = 10.0 if args.duration is None and args.requests is None else args.duration
@@ -181,10 +228,56 @@ def print_comparison(console: Console, first: dict[str, Any], second: dict[str, 
     console.print(table)
 
 
+def print_live_report(console: Console, report: dict[str, Any]) -> None:
+    writes, lat, done = report["writes"], report["latency_ms"], report["complete_ms"]
+    console.print(f"\n[bold]live[/] against {report['target']} — {report['connected']} of "
+                  f"{report['subscribers']} subscribers connected in {report['connect_s']:.2f}s, "
+                  f"{report['writers']} writers")
+    console.print(f"writes      {writes['acknowledged']} acknowledged of {writes['sent']} "
+                  f"({writes['comments']} comments, {writes['favorites']} favorite toggles, "
+                  f"{writes['errors']} errors) in {report['write_s']:.2f}s")
+    console.print(f"deliveries  {report['deliveries']} of {report['deliveries_expected']}  "
+                  f"lost {report['lost']}  duplicated {report['duplicated']}  "
+                  f"out of order {report['out_of_order']}  unexpected {report['unexpected']}  "
+                  f"count mismatches {report['count_mismatches']}")
+    console.print("latency ms  " + "  ".join(f"{k} {_ms(v)}" for k, v in lat.items())
+                  + f"  (before the answer: {report['before_ack']})")
+    console.print("all had it  " + "  ".join(f"{k} {_ms(v)}" for k, v in done.items()))
+    if report["closed_early"]:
+        console.print(f"closed by the server: {report['closed_early']}")
+    for line in report["sample_errors"][:5]:
+        console.print(f"  [red]e.g.[/] {line}")
+    if report["client_cpu"] >= CPU_SATURATED:
+        console.print(f"[yellow]warning: the client used {report['client_cpu']:.0%} of a core: "
+                      "its own delay is in these latencies[/]")
+    console.print("[green]passed[/]" if report["passed"] else "[red]FAILED[/]")
+
+
+def main_live(args: argparse.Namespace, console: Console) -> int:
+    opts = live_options(args, args.url)
+    reason = asyncio.run(target_answers(opts.url))
+    if reason:
+        print(f"conduit-loadtest: target {opts.url} does not answer: {reason}", file=sys.stderr)
+        return 1
+    with console.status(f"live → {opts.url}: {opts.subscribers} subscribers, {opts.writers} writers"):
+        report = asyncio.run(run_live(opts))
+    if "setup_error" in report:
+        print(f"conduit-loadtest: cannot run 'live' against {opts.url}: {report['setup_error']}",
+              file=sys.stderr)
+        return 1
+    print_live_report(console, report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0 if report["passed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     try:
         opts, args = options(sys.argv[1:] if argv is None else argv)
+        if args.scenario == "live":
+            args.url = opts.url
+            return main_live(args, console)
     except Usage as error:
         _parser().print_usage(sys.stderr)
         print(f"conduit-loadtest: error: {error}", file=sys.stderr)
