@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 MAX_DELAY_MS = 10_000
 MAX_TOKEN_LENGTH = 64
@@ -71,3 +74,11 @@ class InFlight:
     @property
     def count(self) -> int:
         return self._count
+
+
+def wait_answer(ms: int, started: float, in_flight: int) -> dict[str, Any]:
+    """The answer of ``/contexts/wait`` (async lab and twin alike). ``started`` is the wall clock
+    (``time.time()``) when the server began to hold it, so a client on the same machine can tell the
+    time it was queued from the time it was held."""
+    return {"ms": ms, "started_at": started, "held_ms": round((time.time() - started) * 1000, 1),
+            "in_flight": in_flight, "thread_id": threading.get_ident(), "pid": os.getpid()}

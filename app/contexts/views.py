@@ -17,9 +17,17 @@ from typing import Any
 from quart import Blueprint, Response, g, jsonify, render_template, request
 from quart.utils import run_sync
 
-from app.contexts import background
+from app.contexts import background, sockets
 from app.contexts.explanation import explanation_html
-from app.contexts.params import IN_FLIGHT_HEADER, MAX_DELAY_MS, InFlight, LabInputError, parse_ms, parse_token
+from app.contexts.params import (
+    IN_FLIGHT_HEADER,
+    MAX_DELAY_MS,
+    InFlight,
+    LabInputError,
+    parse_ms,
+    parse_token,
+    wait_answer,
+)
 from app.guard import CONTENT_SECURITY_POLICY
 from app.site.common import check_csrf, load_signed_in_user
 
@@ -30,6 +38,9 @@ lab_token: ContextVar[str | None] = ContextVar("conduit_lab_token", default=None
 # One slot per *thread*: every request on the loop thread shares it. The anti-pattern, on purpose.
 thread_slot = threading.local()
 echo_in_flight = InFlight()
+wait_in_flight = InFlight()
+# The lab's socket (app/contexts/sockets.py). The guard lets handshakes through on this path only.
+blueprint.websocket("/socket")(sockets.lab_socket)
 
 
 @blueprint.errorhandler(LabInputError)
@@ -87,6 +98,17 @@ async def threadlocal() -> dict[str, Any]:
         "threadlocal": getattr(thread_slot, "token", None),  # the last writer's token
         "thread_id": threading.get_ident(),
     }
+
+
+@blueprint.get("/wait")
+async def wait() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A long-poll that hears no news for ``ms``: it holds a task, not a thread (the twin's holds one)."""
+    ms = parse_ms(request.args, "ms")
+    started = time.time()
+    with wait_in_flight.entered():
+        in_flight = wait_in_flight.count  # counted on the way in: how many were held at once
+        await asyncio.sleep(ms / 1000)
+    return wait_answer(ms, started, in_flight), 200, {IN_FLIGHT_HEADER: str(in_flight)}
 
 
 def _work(ms: int) -> int:

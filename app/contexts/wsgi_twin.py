@@ -1,4 +1,4 @@
-"""The lab's WSGI twin: the same echo, threadlocal and blocking endpoints, the classic Flask way.
+"""The lab's WSGI twin: the same echo, threadlocal, blocking and wait endpoints, the classic Flask way.
 
 Served by threads (``make twin``: gunicorn's gthread worker, 8 threads, on 127.0.0.1:8001). Each
 request owns a thread from start to finish, so ``g``, the ContextVar and even a ``threading.local``
@@ -18,13 +18,16 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from app.contexts.params import IN_FLIGHT_HEADER, InFlight, LabInputError, parse_ms, parse_token
+from app.contexts.params import IN_FLIGHT_HEADER, InFlight, LabInputError, parse_ms, parse_token, wait_answer
 
 app = Flask(__name__)
 
 lab_token: ContextVar[str | None] = ContextVar("conduit_twin_lab_token", default=None)
 thread_slot = threading.local()
 echo_in_flight = InFlight()
+wait_in_flight = InFlight()
+# What a long-poll waits for. Nothing here ever notifies it: each wait lasts its full ``ms``.
+news = threading.Condition()
 
 
 @app.errorhandler(LabInputError)
@@ -90,3 +93,16 @@ def blocking() -> dict[str, Any]:
     ident = threading.get_ident()
     return {"ms": ms, "mode": "blocking", "thread_id": ident, "work_thread_id": ident,
             "pid": os.getpid()}
+
+
+@app.get("/contexts/wait")
+def wait() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A long-poll, the WSGI way: the request holds its pool thread until news comes or ``ms`` pass.
+    Eight threads hold eight of them; the next ones queue, unserved, for a free thread."""
+    ms = parse_ms(request.args, "ms")
+    started = time.time()
+    with wait_in_flight.entered():
+        in_flight = wait_in_flight.count  # counted on the way in: how many were held at once
+        with news:
+            news.wait(ms / 1000)  # blocks this thread: it serves nobody else meanwhile
+    return wait_answer(ms, started, in_flight), 200, {IN_FLIGHT_HEADER: str(in_flight)}

@@ -1,4 +1,4 @@
-// The contexts lab: fire concurrent fetches at echo and threadlocal, verify every answer.
+// The contexts lab: concurrent fetches at echo and threadlocal, background jobs, and sockets; verify every answer.
 // Vendored, no dependencies. The page sets data-state="done" on #contexts-lab when a run ends.
 (function () {
   "use strict";
@@ -143,5 +143,122 @@
       backgroundButton.disabled = false;
       lab.dataset.backgroundState = "done";
     }
+  });
+
+  // Sockets: each one a task on the server, with its own g for the connection's whole life.
+  const socketForm = document.getElementById("lab-socket-form");
+  const socketStatus = document.getElementById("lab-socket-status");
+  const socketJobs = document.getElementById("lab-socket-jobs");
+  const socketJobHeads = [...socketJobs.querySelectorAll("thead th")].map((th) => th.textContent);
+
+  // Opens one socket; resolves with { ws, next } once it is open. next() is its next message.
+  function connect(sent) {
+    return new Promise((resolve, reject) => {
+      // url_for gives a websocket route as an absolute ws:// address: keep its path, this page's host.
+      const path = new URL(lab.dataset.socket, location.href).pathname;
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      const ws = new WebSocket(scheme + "//" + location.host + path + "?token=" + sent);
+      const inbox = [];
+      const waiting = [];
+      let closed = null;
+      ws.addEventListener("message", (event) => {
+        const message = JSON.parse(event.data);
+        if (waiting.length) waiting.shift().resolve(message); else inbox.push(message);
+      });
+      ws.addEventListener("close", (event) => {
+        closed = new Error("closed " + event.code + (event.reason ? " (" + event.reason + ")" : ""));
+        while (waiting.length) waiting.shift().reject(closed);
+        reject(closed);
+      });
+      const next = () => {
+        if (inbox.length) return Promise.resolve(inbox.shift());
+        if (closed) return Promise.reject(closed);
+        return new Promise((ok, fail) => waiting.push({ resolve: ok, reject: fail }));
+      };
+      ws.addEventListener("open", () => resolve({ ws, next }));
+    });
+  }
+
+  async function converse(sent, tally) {
+    const socket = await connect(sent);
+    try {
+      const hello = await socket.next();
+      tally.tasks.add(hello.pid + ":" + hello.task_id);
+      for (let round = 1; round <= 3; round += 1) {
+        const say = sent + ":" + round;
+        socket.ws.send(JSON.stringify({ say, delay_ms: Math.floor(Math.random() * 101) }));
+        const reply = await socket.next();
+        tally.messages += 1;
+        tally.threads.add(reply.pid + ":" + reply.thread_id);
+        tally.open = Math.max(tally.open, reply.open);
+        const own = reply.g === sent && reply.contextvar === sent && reply.websocket_arg === sent;
+        if (own && reply.say === say && reply.task_id === hello.task_id) tally.verified += 1;
+        else tally.leaked += 1;
+      }
+      return socket;
+    } catch (error) {
+      socket.ws.close();
+      throw error;
+    }
+  }
+
+  function showSocketJobs(report) {
+    const body = socketJobs.tBodies[0];
+    body.replaceChildren();
+    for (const [name, seen] of [["the handler itself", report.handler], ...Object.entries(report.jobs)]) {
+      const row = document.createElement("tr");
+      row.dataset.job = name;
+      const th = document.createElement("th");
+      th.textContent = name;
+      row.appendChild(th);
+      const values = seen ? [seen.g, seen.g_is_the_sockets ? "yes" : "no", seen.websocket, seen.contextvar,
+        seen.websocket_context] : ["not finished"];
+      for (const value of values) {
+        const td = document.createElement("td");
+        td.textContent = value === null || value === undefined ? "—" : String(value);
+        td.dataset.label = socketJobHeads[row.children.length] || "";
+        row.appendChild(td);
+      }
+      body.appendChild(row);
+    }
+    socketJobs.hidden = false;
+  }
+
+  socketForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const count = Math.max(1, Math.min(200, Number(document.getElementById("lab-socket-count").value) || 1));
+    const button = document.getElementById("lab-socket-run");
+    button.disabled = true;
+    lab.dataset.socketState = "running";
+    socketStatus.textContent = "Opening " + count + " sockets…";
+    const tally = { messages: 0, verified: 0, leaked: 0, failed: 0, open: 0, threads: new Set(), tasks: new Set() };
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: count }, () => converse(token(), tally)));
+    const ms = Math.round(performance.now() - started);
+    const open = outcomes.filter((outcome) => outcome.status === "fulfilled").map((outcome) => outcome.value);
+    const failures = outcomes.filter((outcome) => outcome.status === "rejected");
+    tally.failed = failures.length;
+    try {
+      if (open.length) {
+        open[0].ws.send(JSON.stringify({ spawn: true }));
+        showSocketJobs(await open[0].next());
+      }
+    } catch (error) {
+      tally.failed += 1;
+      failures.push({ reason: error });
+    }
+    for (const socket of open) socket.ws.close(1000, "done");
+    const cells = { sockets: count, messages: tally.messages, verified: tally.verified, leaked: tally.leaked,
+      failed: tally.failed, threads: tally.threads.size, tasks: tally.tasks.size, open: tally.open, ms };
+    const row = document.getElementById("lab-socket-row");
+    for (const [field, value] of Object.entries(cells)) {
+      row.querySelector('[data-field="' + field + '"]').textContent = String(value);
+    }
+    row.querySelector('[data-field="verified"]').className = tally.verified === count * 3 ? "lab-good" : "";
+    row.querySelector('[data-field="leaked"]').className = tally.leaked > 0 ? "lab-bad" : "lab-good";
+    socketStatus.textContent = "Done: " + tally.verified + "/" + tally.messages + " answers carried their own " +
+      "socket's token" + (failures.length ? "; " + failures.length + " failed (" + failures[0].reason + ")" : "") + ".";
+    button.disabled = false;
+    lab.dataset.socketState = "done";
   });
 })();
