@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from quart import Quart
+from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,6 +164,25 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     page = await context.new_page()
     yield page
     await context.close()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # this machine's Redis (tests use a key prefix of their own)
+
+
+@pytest.fixture(params=["database", "redis"])
+def shared_store(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """What a server's workers (and hosts) share besides the database: nothing (the database does
+    it: rate-limit counters, the live events' doorbell), or Redis under a prefix of its own, whose
+    keys are deleted afterwards. The environment the server starts with."""
+    if request.param == "database":
+        yield {}
+        return
+    prefix = f"conduit-test-{secrets.token_hex(4)}"
+    yield {"CONDUIT_REDIS_URL": REDIS_URL, "CONDUIT_REDIS_PREFIX": prefix}
+    with Redis.from_url(REDIS_URL) as redis:
+        keys = list(redis.scan_iter(f"{prefix}:*"))
+        if keys:
+            redis.delete(*keys)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import os
-import secrets
 import signal
 import socket
 import struct
@@ -22,7 +21,6 @@ import aiohttp
 import httpx
 import pytest
 from quart import Quart
-from redis import Redis
 
 from app.live.hub import GOING_AWAY, TOO_SLOW
 from bench.servers import Server, free_port, running_server
@@ -30,23 +28,7 @@ from tests.api_helpers import auth, new_article, register
 from tests.conftest import ROOT
 from tests.test_rate_limits_live import _one_connection_per_worker
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WAIT_S = 10.0
-
-
-@pytest.fixture(params=["database", "redis"])
-def carrier(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """How workers learn of new events: the database (polling SQLite, or PostgreSQL's NOTIFY) or
-    Redis pub/sub (its own channel prefix)."""
-    if request.param == "database":
-        yield {}
-        return
-    prefix = f"conduit-test-{secrets.token_hex(4)}"
-    yield {"CONDUIT_REDIS_URL": REDIS_URL, "CONDUIT_REDIS_PREFIX": prefix}
-    with Redis.from_url(REDIS_URL) as redis:
-        keys = list(redis.scan_iter(f"{prefix}:*"))
-        if keys:
-            redis.delete(*keys)
 
 
 def serve(database_url: str, log: Path, **env: str) -> Any:
@@ -58,8 +40,9 @@ def serve(database_url: str, log: Path, **env: str) -> Any:
 
 
 @pytest.fixture
-def two_workers(app: Quart, database_url: str, carrier: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    with serve(database_url, tmp_path / "serve.log", **carrier) as server:
+def two_workers(app: Quart, database_url: str, shared_store: dict[str, str],
+                tmp_path: Path) -> Iterator[str]:
+    with serve(database_url, tmp_path / "serve.log", **shared_store) as server:
         yield server.url
 
 
@@ -187,9 +170,9 @@ def close_code_after(sock: socket.socket) -> int:
             return int(struct.unpack("!H", payload[:2])[0])
 
 
-@pytest.mark.parametrize("carrier", ["database"], indirect=True)
+@pytest.mark.parametrize("shared_store", ["database"], indirect=True)
 async def test_a_reader_that_stops_reading_is_cut_off_and_the_others_go_on(
-        app: Quart, database_url: str, carrier: dict[str, str], tmp_path: Path) -> None:
+        app: Quart, database_url: str, shared_store: dict[str, str], tmp_path: Path) -> None:
     with serve(database_url, tmp_path / "serve.log", CONDUIT_LIVE_QUEUE="8") as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http, \
                 aiohttp.ClientSession() as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,35 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 from quart import Quart
-from redis import Redis
 
 from bench.servers import free_port, running_server
 from tests.conftest import ROOT
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(params=["database", "redis"])
-def counters(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """Where the server keeps its counters: the environment it starts with."""
-    if request.param == "database":
-        yield {}
-        return
-    prefix = f"conduit-test-{secrets.token_hex(4)}"
-    yield {"CONDUIT_REDIS_URL": REDIS_URL, "CONDUIT_REDIS_PREFIX": prefix}
-    with Redis.from_url(REDIS_URL) as redis:
-        keys = list(redis.scan_iter(f"{prefix}:*"))
-        if keys:
-            redis.delete(*keys)
-
 
 @pytest.fixture
-def two_workers(app: Quart, database_url: str, counters: dict[str, str],
+def two_workers(app: Quart, database_url: str, shared_store: dict[str, str],
                 tmp_path: Path) -> Iterator[str]:
     """conduit-serve with two workers and its limits on (``app`` for the suite's cleanup)."""
     port = free_port()
     env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url,
-           "CONDUIT_RATE_LIMITS": "on", **counters}
+           "CONDUIT_RATE_LIMITS": "on", **shared_store}
     command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     with running_server(command, probe=f"http://127.0.0.1:{port}/healthz", cwd=ROOT, env=env,
                         log=tmp_path / "serve.log"):

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import get_database
+from app.live import get_live
 from app.site.rendering import cached_url_for
 from tests.api_helpers import auth, errors, new_article, register
 from tests.site_helpers import make_article, make_user, post, sign_in
@@ -44,13 +45,18 @@ async def test_an_article_is_one_statement_and_its_page_two(app: Quart, client, 
         answer = await http.get(f"/api/articles/{made.slug}")
     assert answer.json()["article"]["tagList"] == ["a", "b"]
     assert len(statements) == 1, statements
+    get_live(app).hub.position_at = float("-inf")  # as a worker that has not read it this second
     with count_queries(engine) as statements:
         page = await client.get(f"/article/{made.slug}")
     assert page.status_code == 200
     # Where the page's live updates start (the newest event: one indexed lookup, read first so
-    # nothing after it is missed), the article, then its comments by the article's id.
+    # nothing after it is missed, and at most once a second per worker), the article, then its
+    # comments by the article's id.
     assert len(statements) == 3, statements
     assert "live_events" in statements[0] and "slug" not in statements[2]
+    with count_queries(engine) as statements:
+        await client.get(f"/article/{made.slug}")
+    assert len(statements) == 2, statements  # the position read a moment ago is reused
 
 
 async def test_pages_render_without_a_thread_hop(app: Quart, client, db: AsyncSession) -> None:

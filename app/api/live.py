@@ -12,11 +12,9 @@ from __future__ import annotations
 from quart import Response, websocket
 
 from app.api.common import ApiError, account_for, blueprint, errors_response, settings
-from app.db import get_db, release_db
-from app.domain import live as events
-from app.limiter import client_address
-from app.live import get_live
-from app.live.socket import Refused, origin_allowed, stream, want_from
+from app.db import release_db
+from app.live import serve, subscription_asked
+from app.live.socket import Refused, origin_allowed
 
 SUBPROTOCOL = "conduit.token"
 
@@ -34,29 +32,16 @@ def offered_token() -> str | None:
 
 @blueprint.websocket("/live")
 async def live() -> Response | None:
-    conf, extension = settings(), get_live()
     try:
-        if not origin_allowed(conf.cors_origin_list):
+        if not origin_allowed(settings().cors_origin_list):
             raise Refused(403, "origin", "is not allowed to open live sockets here")
-        header, viewer = offered_token(), None
-        subprotocol = SUBPROTOCOL if header and "Authorization" not in websocket.headers else None
+        header, viewer_id = offered_token(), None
         if header is not None:
-            viewer, _token = await account_for(header)
-        viewer_id = viewer.id if viewer else None
-        db = get_db()
-        want = await want_from(websocket.args, viewer_id,
-                               lambda slug: events.article_id_of(db, slug),
-                               lambda user_id: events.followed_ids(db, user_id))
-        held = extension.sockets.take(client_address(conf.trusted_proxy_networks, websocket),
-                                      viewer_id)
-    except ApiError as error:
-        return errors_response(error.status, error.errors)
-    except Refused as refused:
-        return errors_response(refused.status, refused.errors)
-    finally:
+            viewer_id = (await account_for(header))[0].id
+        want, held = await subscription_asked(viewer_id)
+    except (ApiError, Refused) as error:
         await release_db()
-    try:
-        await stream(extension.hub, want, conf.live_ping_seconds, subprotocol)
-    finally:
-        extension.sockets.give_back(held)
+        return errors_response(error.status, error.errors)
+    subprotocol = SUBPROTOCOL if header and "Authorization" not in websocket.headers else None
+    await serve(want, held, subprotocol)
     return None

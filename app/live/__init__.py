@@ -9,14 +9,17 @@ import asyncio
 import contextlib
 from typing import Any
 
-from quart import Quart, current_app
+from quart import Quart, current_app, websocket
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import get_db, release_db
+from app.domain import live as events
 from app.domain.live import COMMITTED
+from app.limiter import client_address
 from app.live.hub import Hub
-from app.live.socket import Sockets
+from app.live.socket import Sockets, Want, stream, want_from
 
 EXTENSION_KEY = "conduit.live"
 SHUTDOWN_CHECK_S = 0.2
@@ -47,6 +50,30 @@ class Live:
 def get_live(app: Quart | None = None) -> Live:
     live: Live = (app or current_app).extensions[EXTENSION_KEY]
     return live
+
+
+async def subscription_asked(viewer_id: int | None) -> tuple[Want, list[str]]:
+    """The subscription the handshake asks for and the socket slots it takes (Refused: 400, 401,
+    404, 429). The face has checked the Origin and signed the viewer in; the database session
+    this used is closed before the socket streams (it would hold a pooled connection)."""
+    live, db = get_live(), get_db()
+    try:
+        want = await want_from(websocket.args, viewer_id,
+                               lambda slug: events.article_id_of(db, slug),
+                               lambda user_id: events.followed_ids(db, user_id))
+        address = client_address(live.settings.trusted_proxy_networks, websocket)
+        return want, live.sockets.take(address, viewer_id)
+    finally:
+        await release_db()
+
+
+async def serve(want: Want, held: list[str], subprotocol: str | None = None) -> None:
+    """Stream the subscription until the socket closes; give its slots back."""
+    live = get_live()
+    try:
+        await stream(live.hub, want, live.settings.live_ping_seconds, subprotocol)
+    finally:
+        live.sockets.give_back(held)
 
 
 async def watch_for_shutdown(hub: Hub) -> None:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ TOO_SLOW = 4008  # more events waiting than the queue holds: reconnect with afte
 BATCH = 500  # events read per statement
 SAFETY_POLL_S = 1.0  # a doorbell can be lost (a dropped LISTEN or Redis connection): look anyway
 RETRY_S = 1.0  # after the log could not be read
+POSITION_FRESH_S = 1.0  # how long a worker reuses the newest event number it read for pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,7 @@ class Hub:
                         "poll" if settings.is_sqlite else "postgresql")
         self.redis: Any = None
         self.publishing: set[asyncio.Task[None]] = set()
+        self.position_seq, self.position_at = 0, -POSITION_FRESH_S
 
     # Life ----------------------------------------------------------------------------------------
 
@@ -168,6 +171,16 @@ class Hub:
         assert self.engine is not None
         async with self.engine.connect() as connection:
             return int(await connection.scalar(select(func.coalesce(func.max(LiveEvent.seq), 0))) or 0)
+
+    async def position(self) -> int:
+        """Where a page's live updates start: the newest event number, read at most once every
+        ``POSITION_FRESH_S`` by this worker. A page that starts a little early is only sent events
+        it already shows again, which static/live.js skips (comments and articles by id, the
+        favorite count is a number, not a step); one that started late would miss some."""
+        now = time.monotonic()
+        if now - self.position_at >= POSITION_FRESH_S:
+            self.position_seq, self.position_at = await self.newest(), now
+        return self.position_seq
 
     async def oldest(self) -> int | None:
         assert self.engine is not None

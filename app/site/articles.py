@@ -33,7 +33,7 @@ async def article(slug: str) -> ResponseReturnValue:
     user = current_user()
     viewer_id = user.id if user else None
     db = get_db()
-    live_after = await get_live().hub.newest()  # before the page's data: live.js goes on from it
+    live_after = await get_live().hub.position()  # before the page's data: live.js goes on from it
     try:
         record = await articles.get_article(db, slug, viewer_id)
     except NotFound:

@@ -41,7 +41,7 @@ async def home() -> ResponseReturnValue:
     pager = requested_page()
     db = get_db()
     # The first page is told of new articles (static/live.js), from the event read before it.
-    live_after = await get_live().hub.newest() if pager.page == 1 else None
+    live_after = await get_live().hub.position() if pager.page == 1 else None
     if feed == "following" and user is not None:
         tab = "following"
         result = await articles.feed(db, user.id, limit=pager.size, offset=pager.offset)
