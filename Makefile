@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev twin bench test test-sqlite test-postgres lint browser clean
+.PHONY: run dev twin bench test test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
 
 UV := $(VENV)/tools/bin/uv
 
@@ -47,7 +47,20 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey; }
 	$(BIN)/python -m bench.run
 
-test: $(STAMP) lint browser test-sqlite test-postgres
+# The production topology on this machine (deploy/): HOSTS app hosts in network namespaces,
+# HAProxy in front, PostgreSQL's own database, a Redis of its own. Needs root (namespaces).
+HOSTS ?= 3
+cluster: $(RUNTIME) haproxy
+	$(BIN)/python deploy/cluster.py up --hosts $(HOSTS)
+
+cluster-down: $(RUNTIME)
+	$(BIN)/python deploy/cluster.py down
+
+haproxy:
+	@command -v haproxy >/dev/null || { echo "installing Debian's haproxy"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
+
+test: $(STAMP) lint browser haproxy test-sqlite test-postgres
 
 # Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work
 # here); the benchmark smoke test uses wrk. Both come from Debian's packages. The accessibility
@@ -66,7 +79,7 @@ test-sqlite: $(STAMP) browser
 	$(BIN)/pytest --db sqlite
 
 # Runs when PostgreSQL answers; otherwise says so plainly. CONDUIT_REQUIRE_POSTGRES=1 (CI) fails instead.
-test-postgres: $(STAMP) browser
+test-postgres: $(STAMP) browser haproxy
 	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)', timeout=3))" 2>/dev/null; then \
 		$(BIN)/pytest --db postgresql; \
 	elif [ "$$CONDUIT_REQUIRE_POSTGRES" = "1" ]; then \
