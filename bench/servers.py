@@ -62,29 +62,39 @@ class Server:
 
     def pids(self) -> list[int]:
         """The master and every process below it (Hypercorn's workers)."""
-        found, queue = [], [self.proc.pid]
-        while queue:
-            pid = queue.pop()
-            found.append(pid)
-            try:
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/children") as children:
-                        queue += [int(child) for child in children.read().split()]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-        return found
+        return process_tree(self.proc.pid)
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the master and its workers so far (fields 14 and 15 of /proc/pid/stat)."""
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+        """utime + stime of the master and its workers so far."""
+        return tree_cpu_seconds(self.proc.pid)
+
+
+def process_tree(root: int) -> list[int]:
+    """A process and every process below it."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    queue += [int(child) for child in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime so far (fields 14 and 15 of /proc/pid/stat) of a process and those below it."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
 def postgres_cpu_seconds() -> float:
