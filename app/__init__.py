@@ -57,7 +57,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     register_commands(app)
     drop_flask_context_processor(app)
     app.json = JSONProvider(app)
-    app.asgi_app = Guard(app.asgi_app, hsts=settings.env == "production")  # type: ignore[method-assign]
+    app.asgi_app = Guard(app.asgi_app, hsts=settings.env == "production",  # type: ignore[method-assign]
+                         lab=settings.contexts_lab)
     return app
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.domain._sql import WRITE_OPTION
+from app.domain.live import NOTIFY
 
 EXTENSION_KEY = "conduit.db"
 
@@ -43,8 +44,11 @@ def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
         # should the server not answer at all (stopped, unreachable), the client gives up on a
         # second later. app/errors.py answers all of them 503.
         timeout = settings.db_timeout
+        # A transaction left idle that long (a worker stalled mid-write) is ended by the server:
+        # it may hold the live events' numbering lock, which every writer waits for.
         bounded: dict[str, Any] = {"command_timeout": timeout + 1, "server_settings": {
-            "statement_timeout": str(timeout * 1000)}} if serving else {}
+            "statement_timeout": str(timeout * 1000),
+            "idle_in_transaction_session_timeout": str(timeout * 1000)}} if serving else {}
         return create_async_engine(
             settings.database_url,
             pool_size=settings.pool_size,
@@ -118,7 +122,9 @@ class Database:
             self.engine = make_engine(self.settings)
             # expire_on_commit=False: reading an attribute after commit must not lazy-load
             # (that raises MissingGreenlet under asyncio).
-            self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            # With Redis as the live events' doorbell, writers need not NOTIFY (app.domain.live).
+            self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False,
+                                                   info={NOTIFY: not self.settings.redis_url})
 
     def opened_engine(self) -> AsyncEngine:
         """The engine, once ``before_serving`` has opened it."""

@@ -58,8 +58,9 @@ SECURITY_HEADERS = [  # the policy first: a route that sets its own replaces jus
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-# The WebSocket endpoints: the live sockets (app/live) and the contexts lab's.
-WEBSOCKETS = frozenset({"/live", "/api/live", "/contexts/socket"})
+# The WebSocket endpoints: the live sockets (app/live), and the contexts lab's when it is served.
+LIVE_SOCKETS = frozenset({"/live", "/api/live"})
+LAB_SOCKET = "/contexts/socket"
 # Machines' probes (load balancers, Docker): nothing to protect in a browser, answered as they come.
 PROBES = frozenset({"/healthz", "/readyz"})
 def has_body(scope: Any) -> bool:
@@ -83,14 +84,15 @@ def refusal_closes(send: ASGISendCallable) -> ASGISendCallable:
 
 
 class Guard:
-    def __init__(self, app: Any, *, hsts: bool = False) -> None:
+    def __init__(self, app: Any, *, hsts: bool = False, lab: bool = False) -> None:
         self.app = app
         self.headers = [*SECURITY_HEADERS, HSTS] if hsts else SECURITY_HEADERS
+        self.websockets = LIVE_SOCKETS | {LAB_SOCKET} if lab else LIVE_SOCKETS
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] == "websocket":
             host = next((value for name, value in scope["headers"] if name == b"host"), b"")
-            if scope["path"] in WEBSOCKETS and host_is_valid(host.decode("latin-1")):
+            if scope["path"] in self.websockets and host_is_valid(host.decode("latin-1")):
                 await self.app(scope, receive, refusal_closes(send))
                 return
             await receive()  # websocket.connect

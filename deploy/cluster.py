@@ -105,7 +105,7 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def namespaces_work() -> bool:
     probe = f"conduit-probe-{os.getpid()}"
-    if sh("ip", "netns", "add", probe, check=False).returncode != 0:
+    if shutil.which("ip") is None or sh("ip", "netns", "add", probe, check=False).returncode != 0:
         return False
     sh("ip", "netns", "del", probe, check=False)
     return True
@@ -155,6 +155,9 @@ def host_env(cluster: Cluster) -> dict[str, str]:
 
 
 def start_host(cluster: Cluster, host: int) -> None:
+    running = cluster.pids.get(f"h{host}")
+    if running is not None and alive(running):
+        raise SystemExit(f"cluster: host {host} is still running (pid {running}): wait, or kill it")
     log = (cluster.run / f"h{host}.log").open("ab")
     process = subprocess.Popen(host_command(cluster, host), cwd=ROOT, env=host_env(cluster),
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -296,15 +299,21 @@ def up(cluster: Cluster) -> Cluster:
 
 
 def alive(pid: int) -> bool:
-    """The process group still runs (a child of this process that has exited is reaped)."""
+    """A process of the group ``pid`` still runs. A child of this process that has exited is
+    reaped; zombies do not count (here PID 1 may never reap a dead host's orphaned workers)."""
     with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        os.waitpid(pid, os.WNOHANG)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                state, _ppid, group = stat.read().rsplit(")", 1)[1].split()[:3]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(group) == pid and state != "Z":
+            return True
+    return False
 
 
 def down(cluster: Cluster) -> None:

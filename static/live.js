@@ -105,7 +105,8 @@
     });
     socket.addEventListener("close", (closed) => {
       if (closed.code === 1000) return;
-      setTimeout(connect, retry);  // 1001 (restart), 4008 (too slow), a lost network: come back
+      // 1001 (restart), 4008 (too slow), a lost network: come back, not all at the same moment.
+      setTimeout(connect, retry * (0.5 + Math.random()));
       retry = Math.min(retry * 2, 30000);
     });
   }

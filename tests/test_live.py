@@ -123,6 +123,7 @@ async def test_reconnecting_with_the_last_seq_replays_what_was_missed(
     ("/api/live?feed=everything", 400, "must be global or yours"),
     ("/api/live?feed=global&after=-1", 400, "must be the number of the last event"),
     ("/api/live?feed=global&after=99999999999999999999", 400, "must be the number"),
+    ("/api/live?feed=global&after=%C2%B2", 400, "must be the number"),  # "²" is a digit to isdigit()
     ("/api/live?feed=global&colour=red", 400, "is not a live parameter"),
     ("/api/live?article=no-such-article", 404, "not found"),
     ("/api/live?feed=yours", 401, "yours needs you signed in"),
@@ -226,3 +227,14 @@ async def test_a_ping_from_the_client_is_answered(client: Any) -> None:
         await next_event(ws)
         await ws.send('{"type":"ping"}')
         assert json.loads(await asyncio.wait_for(ws.receive(), WAIT_S)) == {"type": "pong"}
+
+
+async def test_a_database_that_cannot_be_reached_answers_the_handshake_503() -> None:
+    nowhere = "postgresql+asyncpg://postgres@/conduit?host=/nonexistent-socket-folder"
+    application = create_app({"env": "testing", "database_url": nowhere, "db_timeout": 1,
+                              "redis_url": "redis://127.0.0.1:6379/0"})
+    async with application.test_app():
+        status, body = await refused(application.test_client(), "/api/live?article=anything")
+        assert status == 503 and "database" in body
+        status, body = await refused(application.test_client(), "/live?article=anything")
+        assert status == 503 and "database" in body

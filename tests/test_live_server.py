@@ -225,3 +225,13 @@ async def test_the_server_refuses_a_huge_message_and_unknown_socket_paths(live_s
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(f"{live_server.replace('http', 'ws')}{path}")
             assert refused.value.status == 403
+
+
+async def test_the_lab_socket_is_refused_when_the_lab_is_off(app: Quart, database_url: str,
+                                                             tmp_path: Path) -> None:
+    with serve(database_url, tmp_path / "serve.log", CONDUIT_CONTEXTS_LAB="off") as server:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{server.url.replace('http', 'ws')}/contexts/socket?token=t")
+            assert refused.value.status == 403  # the guard's answer, not the app's 500
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()

@@ -13,7 +13,7 @@ from quart import Response, websocket
 
 from app.api.common import ApiError, account_for, blueprint, errors_response, settings
 from app.db import release_db
-from app.live import serve, subscription_asked
+from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed
 
 SUBPROTOCOL = "conduit.token"
@@ -39,9 +39,10 @@ async def live() -> Response | None:
         if header is not None:
             viewer_id = (await account_for(header))[0].id
         want, held = await subscription_asked(viewer_id)
-    except (ApiError, Refused) as error:
+    except Exception as error:  # every failure is answered, never a trace
         await release_db()
-        return errors_response(error.status, error.errors)
+        refused = error if isinstance(error, ApiError | Refused) else handshake_failed(error)
+        return errors_response(refused.status, refused.errors)
     subprotocol = SUBPROTOCOL if header and "Authorization" not in websocket.headers else None
     await serve(want, held, subprotocol)
     return None

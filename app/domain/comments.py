@@ -110,5 +110,7 @@ async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user
             raise NotFound("comment")
         if found.author_id != user_id and not as_admin:
             raise Forbidden("comment")
-        await session.execute(delete(Comment).where(Comment.id == comment_id))
-        await live.comment_deleted(session, found.id, slug, comment_id)
+        # A concurrent delete may have taken it first: one event for the one that removed it.
+        removed = await session.execute(delete(Comment).where(Comment.id == comment_id))
+        if removed.rowcount:  # type: ignore[attr-defined]
+            await live.comment_deleted(session, found.id, slug, comment_id)

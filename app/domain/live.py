@@ -39,6 +39,7 @@ WINDOW = 10_000  # events kept for clients that reconnect; older ones are pruned
 PRUNE_EVERY = 256
 TURN = "conduit.live_turn"  # session.info: the transaction that holds the numbering turn
 COMMITTED = "conduit.live_seq"  # session.info: the last event numbered in this transaction
+NOTIFY = "conduit.live_notify"  # session.info: False when Redis, not NOTIFY, is the doorbell
 
 
 async def take_turn(session: AsyncSession) -> None:
@@ -62,7 +63,7 @@ async def record(session: AsyncSession, kind: str, *, article_id: int, author_id
                                  payload=json.dumps(payload, separators=(",", ":")))
         .returning(LiveEvent.seq))
     assert seq is not None
-    if dialect_of(session) == "postgresql":
+    if dialect_of(session) == "postgresql" and session.info.get(NOTIFY, True):
         await session.execute(text("SELECT pg_notify(:channel, :seq)"),
                               {"channel": CHANNEL, "seq": str(seq)})
     if seq % PRUNE_EVERY == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from quart import Quart, current_app, websocket
@@ -17,10 +18,12 @@ from app.config import Settings
 from app.db import get_db, release_db
 from app.domain import live as events
 from app.domain.live import COMMITTED
+from app.faults import unavailable
 from app.limiter import client_address
 from app.live.hub import Hub
-from app.live.socket import Sockets, Want, stream, want_from
+from app.live.socket import Refused, Sockets, Want, stream, want_from
 
+log = logging.getLogger("conduit.live")
 EXTENSION_KEY = "conduit.live"
 SHUTDOWN_CHECK_S = 0.2
 
@@ -61,10 +64,21 @@ async def subscription_asked(viewer_id: int | None) -> tuple[Want, list[str]]:
         want = await want_from(websocket.args, viewer_id,
                                lambda slug: events.article_id_of(db, slug),
                                lambda user_id: events.followed_ids(db, user_id))
-        address = client_address(live.settings.trusted_proxy_networks, websocket)
-        return want, live.sockets.take(address, viewer_id)
     finally:
         await release_db()
+    # Taken last, after every await: a client that leaves mid-handshake cannot strand a slot.
+    address = client_address(live.settings.trusted_proxy_networks, websocket)
+    return want, live.sockets.take(address, viewer_id)
+
+
+def handshake_failed(error: Exception) -> Refused:
+    """What a handshake that failed unexpectedly is answered (Quart's error pages are for
+    requests): 503 when the database or Redis cannot serve just now, else a logged 500."""
+    which = unavailable(error)
+    if which is not None:
+        return Refused(503, which, "is unavailable just now: try again shortly")
+    log.exception("live: a socket's handshake failed")
+    return Refused(500, "server", "could not open the socket")
 
 
 async def serve(want: Want, held: list[str], subprotocol: str | None = None) -> None:

@@ -45,6 +45,8 @@ async def listen_postgresql(settings: Settings, ring: Callable[..., None]) -> No
                 await connection.execute("SELECT 1", timeout=settings.db_timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("live: LISTEN connection to PostgreSQL lost (%s); reconnecting", error)
+        except Exception:  # a mistake: said loudly, and tried again (the hub polls meanwhile)
+            log.exception("live: LISTEN failed; trying again")
         finally:
             if connection is not None:
                 with contextlib.suppress(Exception):
@@ -77,4 +79,6 @@ async def listen_redis(client: Redis, channel: str, ring: Callable[..., None]) -
                         ring()
         except (RedisError, OSError, TimeoutError) as error:
             log.warning("live: Redis subscription lost (%s); reconnecting", error)
+        except Exception:  # a mistake: said loudly, and tried again (the hub polls meanwhile)
+            log.exception("live: the Redis subscription failed; trying again")
         await asyncio.sleep(RECONNECT_S)

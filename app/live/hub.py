@@ -43,6 +43,7 @@ TOO_SLOW = 4008  # more events waiting than the queue holds: reconnect with afte
 BATCH = 500  # events read per statement
 SAFETY_POLL_S = 1.0  # a doorbell can be lost (a dropped LISTEN or Redis connection): look anyway
 RETRY_S = 1.0  # after the log could not be read
+STOP_WAIT_S = 2.0  # what stopping waits for the hub's tasks and its Redis client
 POSITION_FRESH_S = 1.0  # how long a worker reuses the newest event number it read for pages
 
 
@@ -140,14 +141,15 @@ class Hub:
             self.tasks.append(asyncio.create_task(self._listen_redis()))
 
     async def stop(self) -> None:
+        """Bounded: a Redis subscription cancelled mid-read can wait on its own connection."""
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=STOP_WAIT_S)
         self.tasks.clear()
         if self.redis is not None:
-            await self.redis.aclose()
+            with contextlib.suppress(Exception, TimeoutError):
+                await asyncio.wait_for(self.redis.aclose(), STOP_WAIT_S)
 
     def committed(self, seq: int) -> None:
         """After a commit in this worker that wrote event ``seq``: ring this hub, and the others."""
@@ -182,11 +184,12 @@ class Hub:
             self.position_seq, self.position_at = await self.newest(), now
         return self.position_seq
 
-    async def oldest(self) -> int | None:
+    async def pruned_past(self, after: int) -> bool:
+        """Events after ``after`` may be gone from the log (the oldest kept is past the next one)."""
         assert self.engine is not None
         async with self.engine.connect() as connection:
-            found = await connection.scalar(select(func.min(LiveEvent.seq)))
-            return int(found) if found is not None else None
+            oldest = await connection.scalar(select(func.min(LiveEvent.seq)))
+        return oldest is not None and after < int(oldest) - 1
 
     async def read_after(self, after: int, limit: int = BATCH) -> list[Event]:
         assert self.engine is not None
@@ -237,16 +240,21 @@ class Hub:
             self.wake.set()
         try:
             newest = await self.newest()
-            self.high = min(self.high, newest)  # the log went back (a restored backup): follow it
-            reload = after is not None and (after > newest or after < ((await self.oldest()) or 1) - 1)
+            if len(self.subscriptions) == 1 or newest < self.high:
+                # Nobody else is waiting on the hub's reads (an idle hub fell behind; the new one
+                # replays on its own), or the log went back (a restored backup): go on from here.
+                self.high = newest
+            reload = after is not None and (after > newest or await self.pruned_past(after))
             sub.cursor = newest if after is None or reload else after
             if not reload and after is not None and after < newest:
                 events = await self.read_after(after, limit=newest - after)
+                # A writer may have pruned the log between the two reads: then events are missing.
+                reload = await self.pruned_past(after)
                 sub.held, held, sub.replayed = None, sub.held, newest
                 for event in events:
                     sub.offer(event)
                 sub.held = held
-                if sub.overflowed:  # more missed than a queue holds: reloading is quicker
+                if sub.overflowed or reload:  # more missed than a queue holds, or pruned meanwhile
                     sub.pending.clear()
                     sub.overflowed, reload, sub.cursor = False, True, newest
         except BaseException:

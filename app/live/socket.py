@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,10 @@ from app.live.hub import GOING_AWAY, Event, Hub, Subscription
 TOO_BIG = 1009  # a message over MESSAGE_MAX characters
 NO_PONG = 4000  # no answer to the last heartbeat
 BAD_MESSAGE = 4400  # not a message this server knows
+PONG = '{"type":"pong"}'
 MESSAGE_MAX = 1024  # what a client sends is a pong: anything bigger is not one of ours
 CLOSE_WAIT_S = 2.0  # a peer that reads nothing does not hold the handler up
+AFTER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true)
 ARTICLE_KINDS = frozenset({"comment.created", "comment.deleted", "article.favorited",
                            "article.unfavorited"})
 
@@ -58,7 +61,7 @@ async def want_from(args: Any, viewer_id: int | None,
     raw_after = args.get("after")
     after = None
     if raw_after is not None:
-        if not raw_after.isdigit() or len(raw_after) > 18:
+        if not AFTER.fullmatch(raw_after):
             raise Refused(400, "after", "must be the number of the last event received")
         after = int(raw_after)
     slug, feed, tag = args.get("article"), args.get("feed"), args.get("tag")
@@ -167,8 +170,8 @@ async def _listen(sub: Subscription) -> None:
                 sub.cut(BAD_MESSAGE, 'expected {"type":"pong"}')
                 return
             sub.heard = True
-            if kind == "ping":
-                sub.pending.append('{"type":"pong"}')
+            if kind == "ping" and PONG not in sub.pending:  # one waiting pong, however many pings
+                sub.pending.append(PONG)
                 sub.ready.set()
     except Exception:  # the connection is gone
         sub.cut(GOING_AWAY, "connection lost")

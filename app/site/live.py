@@ -8,7 +8,7 @@ from __future__ import annotations
 from quart import Response
 
 from app.db import release_db
-from app.live import serve, subscription_asked
+from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed
 from app.site import blueprint
 from app.site.common import current_user, load_signed_in_user
@@ -22,8 +22,9 @@ async def live() -> Response | None:
         await load_signed_in_user()
         viewer = current_user()
         want, held = await subscription_asked(viewer.id if viewer else None)
-    except Refused as refused:
+    except Exception as error:  # every failure is answered, never a trace
         await release_db()
+        refused = error if isinstance(error, Refused) else handshake_failed(error)
         field, [message] = next(iter(refused.errors.items()))
         return Response(f"{refused.status}: {field} {message}\n", status=refused.status,
                         content_type="text/plain; charset=utf-8")
