@@ -29,20 +29,26 @@ def new_token() -> str:
     return secrets.token_hex(8)
 
 
-def documented_background_table() -> dict[str, dict[str, Any]]:
-    """The background table in docs/contexts.md, as {job: {observation key: expected value}}."""
+def documented_table(header: str, words: dict[str, Any], columns: tuple[str, ...]
+                     ) -> dict[str, dict[str, Any]]:
+    """The docs/contexts.md table under the line starting with ``header``, as {job: {column:
+    value}}: the job is the row's first code span (``app.`` and ``asyncio.`` dropped), each other
+    cell a word that ``words`` turns into the value a test expects."""
     lines = DOC.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(BACKGROUND_HEADER))
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
     table: dict[str, dict[str, Any]] = {}
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        job = cells[0].split("`")[1]  # the first code span names the mechanism
-        job = {"app.add_background_task": "add_background_task",
-               "asyncio.create_task": "create_task"}.get(job, job)
-        table[job] = {key: TABLE_WORDS[word] for key, word in zip(TABLE_COLUMNS, cells[1:], strict=True)}
+        job = cells[0].split("`")[1].removeprefix("app.").removeprefix("asyncio.")
+        table[job] = {key: words[word] for key, word in zip(columns, cells[1:], strict=True)}
     return table
+
+
+def documented_background_table() -> dict[str, dict[str, Any]]:
+    """The background table in docs/contexts.md, as {job: {observation key: expected value}}."""
+    return documented_table(BACKGROUND_HEADER, TABLE_WORDS, TABLE_COLUMNS)
 
 
 def expected_for(table_row: dict[str, Any], token: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from quart.testing import QuartClient
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 
 from app.contexts import sockets
-from tests.contexts_support import DOC, new_token
+from tests.contexts_support import documented_table, new_token
 from tests.test_contexts_twin import THREADS, twin
 
 __all__ = ["twin"]  # the twin fixture (gunicorn gthread, THREADS threads), shared with that module
@@ -33,16 +33,7 @@ TABLE_COLUMNS = ("g", "g_is_the_sockets", "websocket", "contextvar", "websocket_
 
 def documented_socket_table() -> dict[str, dict[str, Any]]:
     """docs/contexts.md's table of what a socket's background jobs see, {job: {key: value}}."""
-    lines = DOC.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(SOCKET_TABLE_HEADER))
-    table: dict[str, dict[str, Any]] = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        job = cells[0].split("`")[1].removeprefix("app.").removeprefix("asyncio.")
-        table[job] = {key: TABLE_WORDS[word] for key, word in zip(TABLE_COLUMNS, cells[1:], strict=True)}
-    return table
+    return documented_table(SOCKET_TABLE_HEADER, TABLE_WORDS, TABLE_COLUMNS)
 
 
 def ws_url(base: str, token: str) -> str:
