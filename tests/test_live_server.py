@@ -173,15 +173,16 @@ def close_code_after(sock: socket.socket) -> int:
 @pytest.mark.parametrize("shared_store", ["database"], indirect=True)
 async def test_a_reader_that_stops_reading_is_cut_off_and_the_others_go_on(
         app: Quart, database_url: str, shared_store: dict[str, str], tmp_path: Path) -> None:
-    with serve(database_url, tmp_path / "serve.log", CONDUIT_LIVE_QUEUE="8") as server:
+    with serve(database_url, tmp_path / "serve.log", CONDUIT_LIVE_QUEUE="64") as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http, \
                 aiohttp.ClientSession() as session:
             token = await register(http, "writer")
             slug = (await new_article(http, token))["slug"]
             stuck = raw_subscriber(server.url, f"/api/live?article={slug}")
             reader = await subscribe(session, f"{server.url.replace('http', 'ws')}/api/live?article={slug}")
-            # 5 MB of events: more than the kernel's socket buffers hold (net.ipv4.tcp_wmem lets
-            # the server's grow to 4 MB), so the stuck reader's queue must overflow.
+            # 7 MB of events: more than the kernel's socket buffers hold (net.ipv4.tcp_wmem lets
+            # the server's grow to 4 MB) and the queue's 64, so the stuck reader must overflow;
+            # 64 leave the reading one room for a burst of 10 writes on a busy machine.
             body = "A long comment. " * 625  # 10,000 characters, the most a comment may have
 
             async def comment() -> None:
@@ -189,9 +190,10 @@ async def test_a_reader_that_stops_reading_is_cut_off_and_the_others_go_on(
                                          json={"comment": {"body": body}})
                 assert answer.status_code == 201
 
-            for _ in range(50):
+            for _ in range(70):
                 await asyncio.gather(*(comment() for _ in range(10)))
-            assert len(await reader.wait_for(500)) == 500  # never held up by the stuck one
+            assert len(await reader.wait_for(700)) == 700  # never held up by the stuck one
+            assert reader.ws.close_code is None
         assert await asyncio.to_thread(close_code_after, stuck) == TOO_SLOW
         stuck.close()
 
