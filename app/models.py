@@ -63,12 +63,16 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# ``created_at`` is the article's, copied in when the link is written (an article's creation time
+# never changes): a tag's newest articles are one walk of (tag_id, created_at, article_id), however
+# many articles carry the tag.
 article_tags = Table(
     "article_tags",
     Base.metadata,
     Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_article_tags_tag_id", "tag_id"),
+    Column("created_at", UTCDateTime),
+    Index("ix_article_tags_tag_id_created_at", "tag_id", "created_at", "article_id"),
 )
 
 
@@ -86,6 +90,10 @@ class User(Base):
     # Every API token carries it; a password change or "sign out everywhere" moves it on, and
     # every token issued before is refused from then on.
     token_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Counters kept in the transaction that moves them (app.domain.counters): the articles they
+    # wrote, the articles they favorite.
+    articles_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    favorites_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -114,13 +122,18 @@ class Tag(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    articles_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+# Popular tags are the first N of this index: O(N), however many links there are.
+Index("ix_tags_articles_count", Tag.articles_count.desc(), Tag.name)
 
 
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         Index("ix_articles_created_at_id", "created_at", "id"),
-        Index("ix_articles_author_id_created_at", "author_id", "created_at"),
+        Index("ix_articles_author_id_created_at_id", "author_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,6 +144,8 @@ class Article(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    favorites_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    comments_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     author: Mapped[User] = relationship(lazy="raise")
     tags: Mapped[list[Tag]] = relationship(
@@ -140,7 +155,10 @@ class Article(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_article_id_created_at", "article_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_comments_article_id_created_at_id", "article_id", "created_at", "id"),
+        Index("ix_comments_created_at_id", "created_at", "id"),  # the admin's newest comments
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
@@ -171,13 +189,28 @@ class Follow(Base):
 
 class Favorite(Base):
     __tablename__ = "favorites"
-    __table_args__ = (Index("ix_favorites_article_id", "article_id"),)
+    __table_args__ = (
+        Index("ix_favorites_article_id", "article_id"),
+        Index("ix_favorites_user_id_article_created_at", "user_id", "article_created_at", "article_id"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The article's creation time, copied in: a fan's favorites newest article first, by one walk.
+    article_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SiteCounter(Base):
+    """A site-wide total kept in the transaction that moves it: ``articles``, ``comments``,
+    ``users``. Counting the table instead would be O(table) on every page."""
+
+    __tablename__ = "site_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class RateLimitCounter(Base):
@@ -220,6 +253,7 @@ class LiveEvent(Base):
 
 
 ALL_TABLES: tuple[Any, ...] = (
+    SiteCounter.__table__,
     LiveEvent.__table__,
     SlugRedirect.__table__,
     RateLimitCounter.__table__,

@@ -16,7 +16,7 @@ from app.domain import articles
 from app.models import Article, utcnow
 from tests.api_helpers import JSON_TYPE, auth, errors, new_article, register
 from tests.conftest import TEST_PASSWORD_HASH
-from tests.support import add_users, count_queries
+from tests.support import add_users, count_queries, recounted
 
 # Bad input ----------------------------------------------------------------------------------
 
@@ -252,6 +252,7 @@ async def test_list_is_right_about_flags_for_the_viewer(http: httpx.AsyncClient,
     db.add(Article(slug="s", title="S", description="d", body="b", author_id=writer,
                    created_at=now, updated_at=now))
     await db.commit()
+    await recounted(db)
     token = await register(http, "reader")
     await http.post("/api/articles/s/favorite", headers=auth(token))
     await http.post("/api/profiles/writer0/follow", headers=auth(token))

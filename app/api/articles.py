@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Response, redirect, url_for
+from quart import Response, jsonify, redirect, url_for
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.api.common import (
@@ -36,6 +36,7 @@ from app.api.schemas import (
 from app.db import get_db
 from app.domain import NotFound, articles, comments, renames
 from app.domain.limits import ID_MAX, LIMIT_MAX
+from app.domain.records import ArticleRecord, Page
 from app.domain.users import UNSET
 
 Json = dict[str, Any]
@@ -44,25 +45,41 @@ Json = dict[str, Any]
 @blueprint.get("/articles")
 @query(ArticleQuery)
 @answers(ArticlesEnvelope, 200, 401, 422)
-async def list_articles(query_args: ArticleQuery) -> Json:
-    """Most recent first; filter by ``tag``, ``author`` and ``favorited`` (a username)."""
+async def list_articles(query_args: ArticleQuery) -> Response:
+    """Most recent first; filter by ``tag``, ``author`` and ``favorited`` (a username). The
+    ``Link`` header names the older page (``rel="next"``) and, from a cursor, the newer one
+    (``rel="prev"``). ``articlesCount`` comes from counters; for filters combined it is counted up
+    to 10,000 and is 10,000 past that."""
+    filters = {name: value for name in ("tag", "author", "favorited")
+               if (value := getattr(query_args, name))}
     page = await articles.list_articles(
-        get_db(), viewer_id=viewer_id(), tag=query_args.tag, author=query_args.author,
-        favorited=query_args.favorited, limit=min(query_args.limit, LIMIT_MAX),
-        offset=query_args.offset,
-    )
-    return articles_envelope(page)
+        get_db(), viewer_id=viewer_id(), limit=min(query_args.limit, LIMIT_MAX),
+        offset=query_args.offset, before=query_args.before, after=query_args.after, **filters)
+    return _linked(page, "api.list_articles", filters)
+
+
+def _linked(page: Page[ArticleRecord], endpoint: str, args: dict[str, Any]) -> Response:
+    """The page as the spec shapes it, with a ``Link`` header to its neighbours by cursor."""
+    response = jsonify(articles_envelope(page))
+    sides: list[tuple[str, dict[str, Any]]] = [("next", {"before": page.older}),
+                                               ("prev", {"after": page.newer})]
+    links = [f'<{url_for(endpoint, **args, limit=page.limit, **cursor)}>; rel="{rel}"'
+             for rel, cursor in sides if None not in cursor.values()]
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return response
 
 
 @blueprint.get("/articles/feed")
 @login_required
 @query(PageQuery)
 @answers(ArticlesEnvelope, 200, 422)
-async def feed(query_args: PageQuery) -> Json:
-    """Articles by the authors the caller follows, most recent first."""
+async def feed(query_args: PageQuery) -> Response:
+    """Articles by the authors the caller follows, most recent first; ``Link`` as for the list."""
     page = await articles.feed(get_db(), current_user().id, limit=min(query_args.limit, LIMIT_MAX),
-                               offset=query_args.offset)
-    return articles_envelope(page)
+                               offset=query_args.offset, before=query_args.before,
+                               after=query_args.after)
+    return _linked(page, "api.feed", {})
 
 
 @blueprint.post("/articles")

@@ -101,9 +101,15 @@ class NewCommentBody(BaseModel):
     comment: NewComment
 
 
+CURSOR = ("a cursor, from the Link header of the page before: the page {} than it, read from one index "
+          "descent however deep (an offset walks every entry before it); not with offset")
+
+
 class PageQuery(BaseModel):
     limit: int = Field(20, ge=1, description=f"page size; above {LIMIT_MAX} it is {LIMIT_MAX}")
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
+    before: str | None = Field(None, max_length=64, description=CURSOR.format("older"))
+    after: str | None = Field(None, max_length=64, description=CURSOR.format("newer"))
 
 
 class ArticleQuery(PageQuery):

@@ -11,7 +11,10 @@ from sqlalchemy import ColumnElement, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain._sql import writing
+from app.domain.article_queries import COUNT_BOUND
 from app.domain.articles import check_paging
+from app.domain.comments import counted
+from app.domain.counters import site_total
 from app.domain.errors import NotFound
 from app.domain.records import Account, CommentOnArticle, Page, Profile
 from app.domain.sessions import ACCOUNT_COLUMNS
@@ -40,8 +43,13 @@ async def list_users(session: AsyncSession, *, query: str | None = None, limit: 
         select(*ACCOUNT_COLUMNS).where(*where).order_by(func.lower(User.username), User.id)
         .limit(limit).offset(offset)
     )
-    total = await session.scalar(select(func.count(User.id)).where(*where))
-    return Page(items=[Account(*row) for row in rows], total=int(total or 0), limit=limit, offset=offset)
+    if where:  # a search: counted up to a bound (a substring match scans the users anyway)
+        some = select(User.id).where(*where).limit(COUNT_BOUND + 1).subquery()
+        total = int(await session.scalar(select(func.count()).select_from(some)) or 0)
+    else:
+        total = await site_total(session, "users")
+    return Page(items=[Account(*row) for row in rows], total=min(total, COUNT_BOUND), limit=limit,
+                offset=offset, bounded=total > COUNT_BOUND)
 
 
 async def recent_comments(session: AsyncSession, *, limit: int = 20, offset: int = 0
@@ -61,13 +69,14 @@ async def recent_comments(session: AsyncSession, *, limit: int = 20, offset: int
                          article_title=title, author=Profile(username, bio, image, following=False))
         for id_, body, created_at, username, bio, image, slug, title in rows
     ]
-    total = await session.scalar(select(func.count(Comment.id)))
-    return Page(items=comments, total=int(total or 0), limit=limit, offset=offset)
+    return Page(items=comments, total=await site_total(session, "comments"), limit=limit, offset=offset)
 
 
 async def delete_comment(session: AsyncSession, comment_id: int) -> None:
     """Delete any comment (admins only: the caller checks). NotFound when it is already gone."""
     async with writing(session):
-        result = await session.execute(delete(Comment).where(Comment.id == comment_id))
-        if not getattr(result, "rowcount", 0):
+        removed = (await session.execute(delete(Comment).where(Comment.id == comment_id)
+                                         .returning(Comment.article_id))).first()
+        if removed is None:
             raise NotFound("comment")
+        await counted(session, removed.article_id, -1)

@@ -1,12 +1,23 @@
 """The read statements behind articles, lists, feeds and tags: built once, run with parameters.
 
-An article is one row: author, favorite count, the viewer's flags and its tags (aggregated into one
-value) come as columns of a single statement; a page of a list is one statement too (a window
-count gives the total). Rows become records directly: no ORM entity is loaded for a read.
+An article is one row: author, counters, the viewer's flags and its tags (aggregated into one
+value) come as columns of a single statement. No read costs more as the tables grow:
+
+- **A page of a list is one statement of two steps**: first the page's keys (id, created_at), read
+  from an index whose order is the list's order — articles' (created_at, id) for everything,
+  (author_id, created_at, id) for an author, the tag links' (tag_id, created_at, article_id) for a
+  tag, favorites' (user_id, article_created_at, article_id) for a fan — from a cursor (one index
+  descent) or an offset (a walk of that many index entries, never of the rows), ``limit + 1`` of
+  them (the extra one says whether there is more); then the columns of those keys alone.
+- **The total is a counter** (app.domain.counters), read in the same statement: the site's
+  articles, a tag's, an author's, a fan's, and for a feed the sum of the followed authors' counts
+  (as many look-ups as the reader follows). Filters combined (a tag *and* an author) have no
+  counter: their total is counted up to ``COUNT_BOUND`` and is then a floor ("10,000+").
+- **A feed is merged on read** (see ``feed_heads``): no fan-out on write, so publishing costs the
+  same with 10 followers or 100,000.
 
 Each statement is built once per (backend, variant) and then reused with bound parameters, so a
-request pays neither for building it nor for SQLAlchemy's compile step (the compiled form is cached
-by the engine under the statement's key).
+request pays neither for building it nor for SQLAlchemy's compile step.
 """
 
 from __future__ import annotations
@@ -17,32 +28,38 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Dialect,
+    FromClause,
     Select,
     Table,
     bindparam,
     exists,
     false,
     func,
+    literal,
     null,
     select,
+    tuple_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import TypeDecorator, Unicode
 
 from app.domain.records import ArticleRecord, Profile
-from app.models import Article, Favorite, Follow, Tag, User, article_tags
+from app.models import Article, Favorite, Follow, SiteCounter, Tag, User, UTCDateTime, article_tags
 
 ARTICLES: Table = Article.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
 TAGS: Table = Tag.__table__  # type: ignore[assignment]
 FAVORITES: Table = Favorite.__table__  # type: ignore[assignment]
 FOLLOWS: Table = Follow.__table__  # type: ignore[assignment]
+SITE: Table = SiteCounter.__table__  # type: ignore[assignment]
 LINKS = article_tags
 FILTERS = ("tag", "author", "favorited", "feed")
-
-
+COUNT_BOUND = 10_000  # combined filters are counted this far, and no further
+OLDER, NEWER, FIRST = "older", "newer", "first"  # a page before a cursor, after one, or by offset
 class TagNames(TypeDecorator[list[str]]):
     """An article's tag names as one column: an array on PostgreSQL, a JSON array on SQLite."""
 
@@ -70,7 +87,6 @@ def _tag_names(dialect: str) -> ColumnElement[list[str]]:
 def _columns(dialect: str, *, body: bool, signed_in: bool) -> list[ColumnElement[Any]]:
     a, u = ARTICLES, USERS
     viewer: ColumnElement[int] = bindparam("viewer")
-    favorites = select(func.count()).where(FAVORITES.c.article_id == a.c.id).scalar_subquery()
     if signed_in:
         favorited: ColumnElement[bool] = exists().where(
             FAVORITES.c.article_id == a.c.id, FAVORITES.c.user_id == viewer)
@@ -80,7 +96,7 @@ def _columns(dialect: str, *, body: bool, signed_in: bool) -> list[ColumnElement
         favorited = following = false()
     return [a.c.id, a.c.slug, a.c.title, a.c.description, a.c.body if body else null(),
             a.c.created_at, a.c.updated_at, u.c.username, u.c.bio, u.c.image,
-            favorites.label("favorites_count"), favorited.label("favorited"),
+            a.c.favorites_count, favorited.label("favorited"),
             following.label("following"), _tag_names(dialect).label("tags")]
 
 
@@ -92,46 +108,147 @@ def one_article(dialect: str, by: str, signed_in: bool) -> Select[Any]:
             .join_from(ARTICLES, USERS, USERS.c.id == ARTICLES.c.author_id).where(key))
 
 
+def _user_id(name: str) -> ColumnElement[int]:
+    """The id of the user named ``:name`` (lower-cased by the caller), whatever its case."""
+    return select(USERS.c.id).where(func.lower(USERS.c.username) == bindparam(name)).scalar_subquery()
+
+
+def _followed() -> Select[Any]:
+    return select(FOLLOWS.c.followee_id).where(FOLLOWS.c.follower_id == bindparam("viewer"))
+
+
 def _where(filters: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    a, u = ARTICLES, USERS
+    """Filters as conditions on articles: for combinations, which no one index orders."""
+    a = ARTICLES
     where: list[ColumnElement[bool]] = []
     if "tag" in filters:
         where.append(a.c.id.in_(select(LINKS.c.article_id).join(TAGS, TAGS.c.id == LINKS.c.tag_id)
                                 .where(TAGS.c.name == bindparam("tag"))))
-    if "author" in filters:  # :author is lower-cased by the caller
-        where.append(func.lower(u.c.username) == bindparam("author"))
+    if "author" in filters:
+        where.append(a.c.author_id == _user_id("author"))
     if "favorited" in filters:
-        fan = USERS.alias("fan")
-        where.append(a.c.id.in_(select(FAVORITES.c.article_id).join(fan, fan.c.id == FAVORITES.c.user_id)
-                                .where(func.lower(fan.c.username) == bindparam("favorited"))))
+        where.append(a.c.id.in_(select(FAVORITES.c.article_id)
+                                .where(FAVORITES.c.user_id == _user_id("favorited"))))
     if "feed" in filters:
-        where.append(a.c.author_id.in_(select(FOLLOWS.c.followee_id)
-                                       .where(FOLLOWS.c.follower_id == bindparam("viewer"))))
+        where.append(a.c.author_id.in_(_followed()))
     return where
 
 
-@cache
-def article_page(dialect: str, filters: tuple[str, ...], signed_in: bool) -> Select[Any]:
-    """A page (``:limit``, ``:offset``), newest first, with the count of all matches as ``total``."""
-    return (select(*_columns(dialect, body=False, signed_in=signed_in),
-                   func.count().over().label("total"))
-            .join_from(ARTICLES, USERS, USERS.c.id == ARTICLES.c.author_id).where(*_where(filters))
-            .order_by(ARTICLES.c.created_at.desc(), ARTICLES.c.id.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
+def _source(filters: tuple[str, ...]) -> tuple[ColumnElement[int], ColumnElement[Any],
+                                                list[ColumnElement[bool]]]:
+    """Where a list's keys come from: (article id, its created_at, conditions), from the one
+    index that carries the list's order."""
+    a = ARTICLES
+    if filters == ("tag",):
+        tag_id = select(TAGS.c.id).where(TAGS.c.name == bindparam("tag")).scalar_subquery()
+        return LINKS.c.article_id, LINKS.c.created_at, [LINKS.c.tag_id == tag_id]
+    if filters == ("favorited",):
+        return (FAVORITES.c.article_id, FAVORITES.c.article_created_at,
+                [FAVORITES.c.user_id == _user_id("favorited")])
+    return a.c.id, a.c.created_at, _where(filters)
+
+
+def _beyond(at: ColumnElement[Any], id_: ColumnElement[int], side: str) -> list[ColumnElement[bool]]:
+    """Keys past the cursor (``:cursor_at``, ``:cursor_id``) on ``side``."""
+    if side == FIRST:
+        return []
+    cursor = tuple_(bindparam("cursor_at", type_=UTCDateTime()), bindparam("cursor_id"))
+    return [tuple_(at, id_) < cursor if side == OLDER else tuple_(at, id_) > cursor]
+
+
+def _ordered(stmt: Select[Any], at: ColumnElement[Any], id_: ColumnElement[int], side: str) -> Select[Any]:
+    """Nearest the cursor first: newest first, or oldest first for the newer side."""
+    return stmt.order_by(at.asc(), id_.asc()) if side == NEWER else stmt.order_by(at.desc(), id_.desc())
+
+
+def _total(filters: tuple[str, ...]) -> ColumnElement[int]:
+    """The list's total, from counters (one row), or counted up to ``COUNT_BOUND + 1``."""
+    u = USERS
+    if not filters:
+        found: Any = select(SITE.c.value).where(SITE.c.name == literal("articles"))
+    elif filters == ("tag",):
+        found = select(TAGS.c.articles_count).where(TAGS.c.name == bindparam("tag"))
+    elif filters == ("author",):
+        found = select(u.c.articles_count).where(func.lower(u.c.username) == bindparam("author"))
+    elif filters == ("favorited",):
+        found = select(u.c.favorites_count).where(func.lower(u.c.username) == bindparam("favorited"))
+    elif filters == ("feed",):
+        found = select(func.sum(u.c.articles_count)).where(u.c.id.in_(_followed()))
+    else:
+        some = select(literal(1)).select_from(ARTICLES).where(*_where(filters)).limit(COUNT_BOUND + 1)
+        found = select(func.count()).select_from(some.subquery())
+    return func.coalesce(found.scalar_subquery(), 0)
+
+
+def _page(dialect: str, keys: FromClause, signed_in: bool, total: ColumnElement[int]) -> Select[Any]:
+    """The columns of the articles ``keys`` names (id, at), newest first, each row with the total."""
+    return (select(*_columns(dialect, body=False, signed_in=signed_in), total.label("total"))
+            .select_from(keys.join(ARTICLES, ARTICLES.c.id == keys.c.id)
+                         .join(USERS, USERS.c.id == ARTICLES.c.author_id))
+            .order_by(keys.c.at.desc(), keys.c.id.desc()))
 
 
 @cache
-def article_count(filters: tuple[str, ...]) -> Select[Any]:
-    """How many match: needed only when a page past the end comes back empty."""
-    return (select(func.count()).select_from(ARTICLES.join(USERS, USERS.c.id == ARTICLES.c.author_id))
-            .where(*_where(filters)))
+def article_page(dialect: str, filters: tuple[str, ...], signed_in: bool, side: str) -> Select[Any]:
+    """A page of ``:limit`` keys past the cursor on ``side`` (or from ``:offset``), newest first,
+    each row carrying the list's ``total``. Not for a feed's first or cursor pages (``feed_page``)."""
+    id_, at, where = _source(filters)
+    keys = _ordered(select(id_.label("id"), at.label("at")).where(*where, *_beyond(at, id_, side)),
+                    at, id_, side).limit(bindparam("limit"))
+    if side == FIRST:
+        keys = keys.offset(bindparam("offset"))
+    return _page(dialect, keys.subquery("page"), signed_in, _total(filters))
+
+
+@cache
+def article_total(filters: tuple[str, ...]) -> Select[Any]:
+    """The total alone: for a page that came back empty, with no row to carry it."""
+    return select(_total(filters))
+
+
+@cache
+def feed_heads(side: str) -> Select[Any]:
+    """A feed's merge on read, step one: the ``:limit`` followed authors whose newest article past
+    the cursor (their *head*) is newest, with one index descent per followed author.
+
+    Why it is enough: an author contributes to the next ``limit`` articles only if their head is
+    among them, so at most ``limit`` authors do, and they are the ones with the newest heads.
+    Step two (``feed_page``) reads at most ``limit`` articles of each. The cost is O(followed +
+    limit²), whatever the size of the tables, and a write costs nothing extra (no fan-out)."""
+    a, f, head = ARTICLES, FOLLOWS, ARTICLES.alias("head")
+    newest = _ordered(select(a.c.id).where(a.c.author_id == f.c.followee_id,
+                                           *_beyond(a.c.created_at, a.c.id, side)),
+                      a.c.created_at, a.c.id, side).limit(1).correlate(f).scalar_subquery()
+    heads = (select(f.c.followee_id.label("author_id"), newest.label("head"))
+             .where(f.c.follower_id == bindparam("viewer")).subquery("heads"))
+    return _ordered(select(heads.c.author_id).join(head, head.c.id == heads.c.head),
+                    head.c.created_at, head.c.id, side).limit(bindparam("limit"))
+
+
+@cache
+def feed_page(dialect: str, signed_in: bool, side: str, authors: int) -> Select[Any]:
+    """A feed's merge on read, step two: up to ``:limit`` articles past the cursor of each of the
+    ``authors`` authors ``:author_0`` … (from ``feed_heads``), nearest first, as a page."""
+    a = ARTICLES
+    branches = []
+    for n in range(authors):
+        one = _ordered(select(a.c.id.label("id"), a.c.created_at.label("at"))
+                       .where(a.c.author_id == bindparam(f"author_{n}"),
+                              *_beyond(a.c.created_at, a.c.id, side)),
+                       a.c.created_at, a.c.id, side).limit(bindparam("limit")).subquery(f"b{n}")
+        branches.append(select(one.c.id, one.c.at))  # SQLite: LIMIT only inside a subquery
+    merged: CompoundSelect[Any] | Select[Any] = union_all(*branches) if len(branches) > 1 else branches[0]
+    keys = merged.subquery("merged")
+    nearest = _ordered(select(keys.c.id, keys.c.at), keys.c.at, keys.c.id, side).limit(bindparam("limit"))
+    return _page(dialect, nearest.subquery("page"), signed_in, _total(("feed",)))
 
 
 @cache
 def tags_in_use(limited: bool) -> Select[Any]:
-    """Tags on at least one article, most used first (``:limit`` of them when ``limited``)."""
-    stmt = (select(TAGS.c.name).join(LINKS, LINKS.c.tag_id == TAGS.c.id)
-            .group_by(TAGS.c.id, TAGS.c.name).order_by(func.count().desc(), TAGS.c.name))
+    """Tags on at least one article, most used first (``:limit`` of them when ``limited``): the
+    first entries of the counters' index, however many links there are."""
+    stmt = (select(TAGS.c.name).where(TAGS.c.articles_count > 0)
+            .order_by(TAGS.c.articles_count.desc(), TAGS.c.name))
     return stmt.limit(bindparam("limit")) if limited else stmt
 
 

@@ -10,6 +10,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, literal, select
@@ -17,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import article_queries as q
-from app.domain import live
+from app.domain import counters, live
 from app.domain._sql import dialect_of, insert_for, insert_ignore, read, writing
-from app.domain.article_queries import ARTICLES
+from app.domain.article_queries import ARTICLES, TAGS, USERS
+from app.domain.cursors import Cursor, parse_cursor
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
 from app.domain.limits import (
     BLANK,
@@ -100,19 +102,59 @@ async def get_article(session: AsyncSession, slug: str, viewer_id: int | None = 
     return await _one(session, "slug", slug, viewer_id)
 
 
-async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int | None,
-                limit: int, offset: int) -> Page[ArticleRecord]:
+def _side(before: str | None, after: str | None, offset: int) -> tuple[str, Cursor | None]:
+    """Which way a page goes from where: older than ``before``, newer than ``after``, or by offset."""
+    if before is not None and after is not None:
+        raise Invalid({"before": ["cannot be combined with after"]})
+    given = ("before", before) if before is not None else ("after", after) if after is not None else None
+    if given is None:
+        return q.FIRST, None
+    if offset:
+        raise Invalid({"offset": ["cannot be combined with a cursor"]})
+    return (q.OLDER if given[0] == "before" else q.NEWER), parse_cursor(*given)
+
+
+async def _rows(session: AsyncSession, names: tuple[str, ...], side: str, params: dict[str, Any],
+                signed_in: bool) -> Sequence[Any]:
+    dialect = dialect_of(session)
+    if names != ("feed",) or (side == q.FIRST and params["offset"]):
+        return await read(session, q.article_page(dialect, names, signed_in, side), params)
+    # A feed's first page and its cursor pages: merged on read, in two steps (see feed_heads).
+    heads = await read(session, q.feed_heads(side), params)
+    if not heads:
+        return []
+    authors = {f"author_{n}": row.author_id for n, row in enumerate(heads)}
+    return await read(session, q.feed_page(dialect, signed_in, side, len(heads)), {**params, **authors})
+
+
+async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int | None, limit: int,
+                offset: int, before: str | None = None, after: str | None = None
+                ) -> Page[ArticleRecord]:
     check_paging(limit, offset)
+    side, cursor = _side(before, after, offset)
     names = tuple(name for name in q.FILTERS if name in filters)
-    params = {**filters, "viewer": viewer_id, "limit": limit, "offset": offset}
-    rows = await read(session, q.article_page(dialect_of(session), names, viewer_id is not None), params)
+    params = {**filters, "viewer": viewer_id, "limit": limit + 1, "offset": offset,
+              "cursor_at": cursor.at if cursor else None, "cursor_id": cursor.id if cursor else None}
+    rows = list(await _rows(session, names, side, params, viewer_id is not None))
+    more = len(rows) > limit  # the extra row: there is more on the far side
+    if side == q.NEWER:
+        if not more:  # this reaches the newest: that is the first page, and it is shown whole
+            return await _page(session, filters, viewer_id, limit, 0)
+        rows = rows[1:]
+    else:
+        rows = rows[:limit]
     if rows:
         total = rows[0].total
-    elif offset:  # past the end: the window count came back with no row to carry it
-        total = (await read(session, q.article_count(names), params))[0][0]
+    elif side != q.FIRST or offset:  # past the end: no row carries the total
+        total = (await read(session, q.article_total(names), params))[0][0]
     else:
         total = 0
-    return Page(items=[q.article_record(row) for row in rows], total=total, limit=limit, offset=offset)
+    bounded = len(names) > 1 and total > q.COUNT_BOUND
+    items = [q.article_record(row) for row in rows]
+    older = str(Cursor(items[-1].created_at, items[-1].id)) if items and (more or side == q.NEWER) else None
+    newer = str(Cursor(items[0].created_at, items[0].id)) if items and side != q.FIRST else None
+    return Page(items=items, total=min(int(total), q.COUNT_BOUND) if bounded else int(total), limit=limit,
+                offset=offset, bounded=bounded, older=older, newer=newer)
 
 
 async def list_articles(
@@ -124,8 +166,11 @@ async def list_articles(
     favorited: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    before: str | None = None,
+    after: str | None = None,
 ) -> Page[ArticleRecord]:
-    """Most recent first, filtered by tag, author username and/or a user's favorites.
+    """Most recent first, filtered by tag, author username and/or a user's favorites; from
+    ``offset``, or older than the cursor ``before`` or newer than ``after`` (a page's links).
 
     An empty filter is no filter (front ends send ``?tag=``); one no row could match (a NUL, say)
     matches nothing without asking the database.
@@ -134,17 +179,18 @@ async def list_articles(
                                              ("favorited", favorited)) if value}
     if not all(is_clean(value) for value in given.values()):
         check_paging(limit, offset)
+        _side(before, after, offset)
         return Page(items=[], total=0, limit=limit, offset=offset)
     for name in ("author", "favorited"):  # usernames match whatever their case
         if name in given:
             given[name] = given[name].lower()
-    return await _page(session, given, viewer_id, limit, offset)
+    return await _page(session, given, viewer_id, limit, offset, before, after)
 
 
-async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset: int = 0
-               ) -> Page[ArticleRecord]:
+async def feed(session: AsyncSession, viewer_id: int, *, limit: int = 20, offset: int = 0,
+               before: str | None = None, after: str | None = None) -> Page[ArticleRecord]:
     """Articles by the authors the viewer follows, most recent first."""
-    return await _page(session, {"feed": True}, viewer_id, limit, offset)
+    return await _page(session, {"feed": True}, viewer_id, limit, offset, before, after)
 
 
 async def tags_in_use(session: AsyncSession, limit: int | None = None) -> list[str]:
@@ -167,10 +213,21 @@ async def _tag_ids(session: AsyncSession, names: list[str]) -> list[int]:
     return [found[name] for name in names]
 
 
-async def _set_tags(session: AsyncSession, article_id: int, names: list[str]) -> None:
-    await session.execute(delete(article_tags).where(article_tags.c.article_id == article_id))
-    for tag_id in await _tag_ids(session, names):
-        await session.execute(article_tags.insert().values(article_id=article_id, tag_id=tag_id))
+async def _set_tags(session: AsyncSession, article_id: int, created_at: datetime, names: list[str],
+                    *, new: bool = False) -> None:
+    """The article's tags become ``names``; the tags' counters move by what changed."""
+    old: set[int] = set() if new else {
+        tag_id for tag_id, in await session.execute(
+            select(article_tags.c.tag_id).where(article_tags.c.article_id == article_id))}
+    wanted = set(await _tag_ids(session, names))
+    if old - wanted:
+        await session.execute(delete(article_tags).where(article_tags.c.article_id == article_id,
+                                                         article_tags.c.tag_id.in_(old - wanted)))
+    for tag_id in sorted(wanted - old):
+        await session.execute(article_tags.insert().values(article_id=article_id, tag_id=tag_id,
+                                                           created_at=created_at))
+    await counters.bump_rows(session, TAGS, "articles_count",
+                             {**dict.fromkeys(old - wanted, -1), **dict.fromkeys(wanted - old, 1)})
 
 
 async def _unique_slug(session: AsyncSession, title: str, *, except_id: int | None = None,
@@ -207,7 +264,9 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
                     {"slug": slug, "title": title, "description": description, "body": body,
                      "author_id": author_id, "created_at": now, "updated_at": now})
                 assert article_id is not None
-                await _set_tags(session, article_id, tag_names)
+                await counters.bump(session, USERS, "articles_count", 1, USERS.c.id == author_id)
+                await _set_tags(session, article_id, now, tag_names, new=True)
+                await counters.bump_site(session, "articles", 1)
                 created = await _one(session, "id", article_id, author_id)
                 await live.article_published(session, author_id, created)
                 return created
@@ -218,15 +277,17 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
 
 
 async def _owned_article(session: AsyncSession, slug: str, user_id: int, *,
-                         as_admin: bool = False) -> tuple[int, str]:
-    """The id and title of the article at ``slug``, if ``user_id`` may change it."""
-    row = (await session.execute(select(Article.id, Article.author_id, Article.title)
-                                 .where(Article.slug == slug))).first() if is_clean(slug) else None
+                         as_admin: bool = False) -> Any:
+    """The article at ``slug`` (id, author_id, title, created_at, comments_count), locked for
+    this write transaction, if ``user_id`` may change it."""
+    row = (await session.execute(
+        select(Article.id, Article.author_id, Article.title, Article.created_at, Article.comments_count)
+        .where(Article.slug == slug).with_for_update())).first() if is_clean(slug) else None
     if row is None:
         raise NotFound("article")
     if row.author_id != user_id and not as_admin:
         raise Forbidden("article")
-    return row.id, row.title
+    return row
 
 
 async def update_article(
@@ -249,7 +310,8 @@ async def update_article(
     for attempt in range(SLUG_ATTEMPTS):
         try:
             async with writing(session):
-                article_id, old_title = await _owned_article(session, slug, user_id)
+                owned = await _owned_article(session, slug, user_id)
+                article_id, old_title = owned.id, owned.title
                 values = {**changes, "updated_at": utcnow()}
                 if "title" in changes and changes["title"] != old_title:
                     values["slug"] = await _unique_slug(session, changes["title"], except_id=article_id,
@@ -259,7 +321,7 @@ async def update_article(
                 await session.execute(ARTICLES.update().where(ARTICLES.c.id == article_id)
                                       .values(**values))
                 if new_tags is not UNSET:
-                    await _set_tags(session, article_id, new_tags)
+                    await _set_tags(session, article_id, owned.created_at, new_tags)
                 return await _one(session, "id", article_id, user_id)
         except IntegrityError as error:
             if not _slug_taken(error):
@@ -270,41 +332,56 @@ async def update_article(
 async def delete_article(session: AsyncSession, slug: str, user_id: int, *,
                          as_admin: bool = False) -> None:
     async with writing(session):
-        article_id, _title = await _owned_article(session, slug, user_id, as_admin=as_admin)
-        # Comments, favorites and tag links go with it (ON DELETE CASCADE).
-        await session.execute(delete(Article).where(Article.id == article_id))
+        owned = await _owned_article(session, slug, user_id, as_admin=as_admin)
+        # Comments, favorites and tag links go with it (ON DELETE CASCADE); first the counters
+        # they moved move back: O(the article's favorites), as its deletion is anyway.
+        fans = [fan for fan, in await session.execute(
+            select(Favorite.user_id).where(Favorite.article_id == owned.id))]
+        await counters.bump_rows(session, USERS, "favorites_count", dict.fromkeys(fans, -1))
+        await counters.bump(session, USERS, "articles_count", -1, USERS.c.id == owned.author_id)
+        tags = [tag for tag, in await session.execute(
+            select(article_tags.c.tag_id).where(article_tags.c.article_id == owned.id))]
+        await counters.bump_rows(session, TAGS, "articles_count", dict.fromkeys(tags, -1))
+        await counters.bump_site(session, "articles", -1)
+        await counters.bump_site(session, "comments", -owned.comments_count)
+        await session.execute(delete(Article).where(Article.id == owned.id))
 
 
 async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
-    """Idempotent and atomic: the count is derived from rows, so concurrent fans lose nothing."""
+    """Idempotent and atomic: the counters move only when a row was really added (or removed),
+    by atomic SQL, so concurrent fans lose nothing and a repeated favorite counts once."""
     if not is_clean(slug):
         raise NotFound("article")
     async with writing(session):
-        fan = select(literal(user_id), Article.id).where(Article.slug == slug)
-        added = await session.execute(insert_for(session, Favorite).from_select(
-            ["user_id", "article_id"], fan).on_conflict_do_nothing())
-        return await _favorites_changed(session, "article.favorited", bool(added.rowcount),  # type: ignore[attr-defined]
-                                        user_id, slug)
+        fan = select(literal(user_id), Article.id, Article.created_at).where(Article.slug == slug)
+        added = (await session.execute(insert_for(session, Favorite).from_select(
+            ["user_id", "article_id", "article_created_at"], fan).on_conflict_do_nothing()
+            .returning(Favorite.article_id))).first()
+        return await _favorites_changed(session, "article.favorited", added, 1, user_id, slug)
 
 
 async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
     if not is_clean(slug):
         raise NotFound("article")
     async with writing(session):
-        removed = await session.execute(delete(Favorite).where(
+        removed = (await session.execute(delete(Favorite).where(
             Favorite.user_id == user_id,
-            Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery()))
-        return await _favorites_changed(session, "article.unfavorited", bool(removed.rowcount),  # type: ignore[attr-defined]
-                                        user_id, slug)
+            Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery())
+            .returning(Favorite.article_id))).first()
+        return await _favorites_changed(session, "article.unfavorited", removed, -1, user_id, slug)
 
 
-async def _favorites_changed(session: AsyncSession, kind: str, changed: bool, user_id: int,
+async def _favorites_changed(session: AsyncSession, kind: str, changed: Any, delta: int, user_id: int,
                              slug: str) -> ArticleRecord:
-    """The article as the fan now sees it; a live event when the fan's mark really changed (the
-    count is read in the event's turn, so it counts every earlier event's change)."""
-    if changed:
+    """The article as the fan now sees it. When the fan's mark really changed (``changed`` is the
+    row added or removed), the counters move (the article's row first, then the fan's: the one
+    order of row locks) and a live event is written (the count is read in the event's turn, so
+    it counts every earlier event's change)."""
+    if changed is not None:
+        await counters.bump(session, ARTICLES, "favorites_count", delta, ARTICLES.c.id == changed[0])
+        await counters.bump(session, USERS, "favorites_count", delta, USERS.c.id == user_id)
         await live.take_turn(session)
     article = await _one(session, "slug", slug, user_id)
-    if changed:
+    if changed is not None:
         await live.favorites_changed(session, kind, user_id, article)
     return article

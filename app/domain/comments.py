@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, delete, exists, false, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import live
+from app.domain import counters, live
 from app.domain._sql import read, writing
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
@@ -87,6 +87,7 @@ async def add_comment(session: AsyncSession, author_id: int, slug: str, body: st
                  ).first()
         if added is None:
             raise NotFound("article")
+        await counted(session, added.article_id, 1)
         row = (await session.execute(_thread("id", False), {"id": added.id})).one()
         comment = _record(row)
         await live.comment_added(session, added.article_id, slug, comment)
@@ -113,4 +114,11 @@ async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user
         # A concurrent delete may have taken it first: one event for the one that removed it.
         removed = await session.execute(delete(Comment).where(Comment.id == comment_id))
         if removed.rowcount:  # type: ignore[attr-defined]
+            await counted(session, found.id, -1)
             await live.comment_deleted(session, found.id, slug, comment_id)
+
+
+async def counted(session: AsyncSession, article_id: int, delta: int) -> None:
+    """A comment was added (1) or removed (-1): the article's count and the site's move."""
+    await counters.bump(session, ARTICLES, "comments_count", delta, ARTICLES.c.id == article_id)
+    await counters.bump_site(session, "comments", delta)

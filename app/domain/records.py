@@ -71,9 +71,14 @@ class CommentOnArticle:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a longer list: ``items`` of ``total`` matching, from ``offset``."""
+    """One page of a longer list: ``items`` of ``total`` matching, from ``offset`` or a cursor.
+    ``older`` and ``newer`` are the cursors of the pages on either side (app.domain.cursors),
+    None where there is none (an offset page has only ``older``)."""
 
     items: list[T]
     total: int  # everything matching the filters, not the page size
     limit: int
     offset: int
+    bounded: bool = False  # ``total`` is a floor: at least that many match (a combined filter)
+    older: str | None = None
+    newer: str | None = None

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import counters
 from app.domain._sql import end_reading, insert_ignore, read, writing
 from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound, check_all
 from app.domain.limits import (
@@ -153,6 +154,7 @@ async def _add_user(session: AsyncSession, **fields: Any) -> Account:
             user = User(**fields)
             session.add(user)
             await session.flush()
+            await counters.bump_site(session, "users", 1)
     except IntegrityError:
         raise await _conflict(session, fields["username"], fields["email"]) from None
     return account_of(user)
