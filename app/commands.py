@@ -16,10 +16,10 @@ from quart import Quart
 from quart.cli import ScriptInfo, pass_script_info
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import migrate
+from app import migrate, scale_seed
 from app.config import Settings
 from app.db import make_engine
-from app.domain import DomainError, NotFound, users
+from app.domain import DomainError, NotFound, counters, users
 from app.domain.passwords import hash_password
 from app.seed import database_is_empty, seed
 
@@ -66,6 +66,27 @@ def db_downgrade(info: ScriptInfo, revision: str) -> None:
     click.echo(f"database downgraded to {revision}")
 
 
+@db_group.command("recount")
+@click.option("--batch", default=counters.BATCH, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="keys per transaction")
+@pass_script_info
+def db_recount(info: ScriptInfo, batch: int) -> None:
+    """Recompute every counter and copied column from the base tables (after a bulk import or a
+    restore, or to check): reports what was wrong and repairs it, a batch per transaction, while
+    the site keeps serving."""
+
+    async def run() -> dict[str, int]:
+        engine = make_engine(_settings(info), serving=False)
+        try:
+            return await counters.recount(engine, batch=batch, progress=click.echo)
+        finally:
+            await engine.dispose()
+
+    drift = asyncio.run(run())
+    wrong = sum(drift.values())
+    click.echo(f"recount done: {wrong} wrong row(s) repaired" if wrong else "recount done: no drift")
+
+
 @db_group.command("current")
 @pass_script_info
 def db_current(info: ScriptInfo) -> None:
@@ -90,10 +111,16 @@ def db_revision(info: ScriptInfo, message: str, autogenerate: bool) -> None:
               help="most comments per article")
 @click.option("--seed", "seed_value", default=42, show_default=True, type=int)
 @click.option("--if-empty", is_flag=True, help="do nothing when the database already has users")
+@click.option("--scale", type=click.IntRange(10, 10_000_000), metavar="ARTICLES",
+              help="bulk-fill ARTICLES articles (and users, tags, favorites, follows and comments "
+                   "in proportion) for benchmarks at size; ignores the other options")
 @pass_script_info
 def seed_command(info: ScriptInfo, n_users: int, articles: int, comments: int, seed_value: int,
-                 if_empty: bool) -> None:
+                 if_empty: bool, scale: int | None) -> None:
     """Fill the database with deterministic demo data (password: conduit-demo)."""
+    if scale is not None:
+        click.echo(_seed_scale(_settings(info), scale, if_empty))
+        return
 
     async def work(session: AsyncSession) -> str:
         if not await database_is_empty(session):
@@ -107,6 +134,23 @@ def seed_command(info: ScriptInfo, n_users: int, articles: int, comments: int, s
                 f"(every password: conduit-demo)")
 
     click.echo(_with_session(_settings(info), work))
+
+
+def _seed_scale(settings: Settings, articles: int, if_empty: bool) -> str:
+    async def run() -> str:
+        engine = make_engine(settings, serving=False)
+        try:
+            if not await scale_seed.is_empty(engine):
+                if if_empty:
+                    return "database already has data: not seeding"
+                raise click.ClickException("database already has data; seed an empty database")
+            counts = await scale_seed.seed_scale(engine, scale_seed.Shape.for_articles(articles),
+                                                 progress=click.echo)
+        finally:
+            await engine.dispose()
+        return "seeded " + ", ".join(f"{n} {table}" for table, n in counts.items())
+
+    return asyncio.run(run())
 
 
 @click.command("create-admin")

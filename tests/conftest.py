@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from quart import Quart
 from redis import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import create_app
 from app.db import get_database
@@ -33,6 +33,7 @@ from bench.servers import (
     pg_url,
     running_server,
 )
+from tests.support import patient_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 # One real argon2id hash, reused by fixtures that need many users (hashing 200 would take seconds).
@@ -126,6 +127,13 @@ async def db(app: Quart) -> AsyncIterator[AsyncSession]:
     assert maker is not None
     async with maker() as session:
         yield session
+
+
+@pytest.fixture
+async def patient(app: Quart) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions that wait up to a minute for a connection (see ``tests.support.patient_sessions``)."""
+    async with patient_sessions(app) as maker:
+        yield maker
 
 
 @pytest.fixture

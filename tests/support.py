@@ -3,14 +3,18 @@ come from ``bench.servers`` (the benchmarks start theirs the same way)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import Any
 
+from quart import Quart
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.db import make_engine
 from app.domain.counters import recount
+from app.domain.live import NOTIFY
 from app.models import User
 
 
@@ -44,3 +48,16 @@ async def add_users(session: AsyncSession, count: int, password_hash: str,
 async def recounted(session: AsyncSession) -> None:
     """After rows written directly (as a bulk import would), the counters made right again."""
     await recount(session.bind)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def patient_sessions(app: Quart) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of their own, like the app's (5 connections) but waiting up to a
+    minute for one: a test that queues hundreds of writers on five connections proves that none
+    is lost or refused, not how fast this machine is at the moment."""
+    settings = replace(app.config["CONDUIT"], db_timeout=60)
+    engine = make_engine(settings)
+    try:
+        yield async_sessionmaker(engine, expire_on_commit=False, info={NOTIFY: not settings.redis_url})
+    finally:
+        await engine.dispose()

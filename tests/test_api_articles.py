@@ -307,3 +307,16 @@ async def test_tags_lists_tags_in_use(http: httpx.AsyncClient) -> None:
     response = await http.get("/api/tags")
     assert response.status_code == 200 and response.headers["content-type"] == JSON_TYPE
     assert response.json() == {"tags": ["dragons", "fantasy"]}
+
+
+async def test_tags_are_the_most_used_first_and_at_most_limit(http: httpx.AsyncClient) -> None:
+    """An answer costs O(limit) however many tags there are (at most 1,000, by default)."""
+    token = await register(http, "jake")
+    await new_article(http, token, title="One", tagList=["rare", "common", "usual"])
+    await new_article(http, token, title="Two", tagList=["common", "usual"])
+    await new_article(http, token, title="Three", tagList=["common"])
+    assert (await http.get("/api/tags")).json() == {"tags": ["common", "usual", "rare"]}
+    assert (await http.get("/api/tags?limit=2")).json() == {"tags": ["common", "usual"]}
+    for bad in ("0", "1001", "many"):
+        refused = await http.get(f"/api/tags?limit={bad}")
+        assert refused.status_code == 422 and "limit" in errors(refused)

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from quart import Quart
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import get_database
 from app.domain import users
+from app.migrate import head_revision
 from app.models import ALL_TABLES, Article, Comment, Favorite, Follow, Tag, User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,28 @@ async def test_seed_is_deterministic_and_refuses_a_full_database(
     assert await _snapshot(db) != snapshot
 
 
+async def test_seed_scale_fills_in_bulk_with_counters_made_right(app: Quart, database_url: str,
+                                                                  db: AsyncSession) -> None:
+    await _empty(app)
+    result = await _run(database_url, "seed", "--scale", "300")
+    assert result.returncode == 0, result.stderr
+    assert "seeded 6000 users" in result.stdout and "300 articles" in result.stdout
+    assert await db.scalar(select(func.count()).select_from(Article)) == 300
+    hot = (await db.execute(select(Article.favorites_count, Article.comments_count)
+                            .where(Article.slug == "hot-article"))).one()
+    assert hot == (5000, 5000)
+    popular = await db.scalar(select(Tag.articles_count).where(Tag.name == "popular"))
+    assert popular == 60  # every fifth article
+    await db.rollback()
+    again = await _run(database_url, "seed", "--scale", "300")
+    assert again.returncode == 1 and "already has data" in again.stderr
+    skipped = await _run(database_url, "seed", "--scale", "300", "--if-empty")
+    assert skipped.returncode == 0 and "not seeding" in skipped.stdout
+    assert (await _run(database_url, "seed", "--scale", "5")).returncode == 2
+    recounted = await _run(database_url, "db", "recount")
+    assert recounted.returncode == 0 and "no drift" in recounted.stdout
+
+
 async def test_seed_rejects_bad_sizes(database_url: str) -> None:
     result = await _run(database_url, "seed", "--users", "0")
     assert result.returncode == 2
@@ -127,7 +150,7 @@ async def test_create_admin_creates_or_promotes(app: Quart, db: AsyncSession,
 async def test_db_current_shows_the_head(database_url: str, command: list[str]) -> None:
     result = await _run(database_url, *command)
     assert result.returncode == 0, result.stderr
-    assert "0005 (head)" in result.stdout
+    assert f"{head_revision()} (head)" in result.stdout
 
 
 def test_demo_migrates_then_seeds_once(tmp_path: Path) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from quart import Quart
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import get_database
 from app.domain import articles, comments
 from app.models import Comment
 from tests.conftest import TEST_PASSWORD_HASH
@@ -17,13 +15,12 @@ from tests.support import add_users
 WRITERS = 200
 
 
-async def test_200_concurrent_favorites_and_comments_are_all_kept(app: Quart,
-                                                                   db: AsyncSession) -> None:
+async def test_200_concurrent_favorites_and_comments_are_all_kept(
+        patient: async_sessionmaker[AsyncSession], db: AsyncSession) -> None:
     fans = await add_users(db, WRITERS, TEST_PASSWORD_HASH)
     article = await articles.create_article(db, fans[0], title="Popular", description="d",
                                             body="b", tags=[])
-    maker = get_database(app).sessionmaker
-    assert maker is not None
+    maker = patient
 
     async def favorite(user_id: int) -> int:
         async with maker() as session:  # never share a session between tasks
@@ -48,12 +45,11 @@ async def test_200_concurrent_favorites_and_comments_are_all_kept(app: Quart,
 
 
 async def test_200_concurrent_same_title_creations_and_50_renames_all_succeed(
-        app: Quart, db: AsyncSession) -> None:
+        patient: async_sessionmaker[AsyncSession], db: AsyncSession) -> None:
     """Every one gets a slug of its own. Before, on PostgreSQL 15 of 1,000 creations and 4 of 50
     renames answered 500: the unique violation came at flush, outside the slug retry."""
     authors = await add_users(db, 20, TEST_PASSWORD_HASH, prefix="writer")
-    maker = get_database(app).sessionmaker
-    assert maker is not None
+    maker = patient
 
     async def create(number: int) -> str:
         async with maker() as session:

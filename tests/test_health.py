@@ -8,7 +8,7 @@ import httpx
 from quart import Quart
 
 from app import create_app
-from app.migrate import upgrade
+from app.migrate import head_revision, upgrade
 
 
 async def test_healthz_is_alive(client) -> None:
@@ -20,7 +20,7 @@ async def test_healthz_is_alive(client) -> None:
 async def test_readyz_reports_the_schema_revision(http: httpx.AsyncClient) -> None:
     response = await http.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "schema": "0005"}
+    assert response.json() == {"status": "ready", "schema": head_revision()}
 
 
 async def _readyz_of(app: Quart) -> tuple[int, dict[str, str]]:
@@ -44,7 +44,7 @@ async def test_readyz_is_503_when_the_schema_is_behind_the_code(tmp_path) -> Non
     await asyncio.to_thread(upgrade, url, "0002")  # env.py runs its own loop
     status, body = await _readyz_of(create_app({"env": "testing", "database_url": url}))
     assert status == 503
-    assert body["reason"] == ("database schema is 0002, this code needs 0005 "
+    assert body["reason"] == (f"database schema is 0002, this code needs {head_revision()} "
                               "(run: quart --app app db upgrade)")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from quart import Quart
 from sqlalchemy import select, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import get_database
 from app.domain import articles, users
 from app.domain.passwords import verify_password
+from app.live import get_live
 from app.models import User
 from app.site.common import Pager
 from tests.site_helpers import make_article, make_user, page_text, post, sign_in
@@ -45,21 +47,42 @@ async def test_home_filters_by_tag(client, db: AsyncSession) -> None:
     assert 'href="/">Global Feed</a>' in html
 
 
-async def test_home_pages_through_articles(app: Quart, client, db: AsyncSession,
-                                           monkeypatch) -> None:
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', html)
+    return unescape(found.group(1)) if found else None
+
+
+async def test_home_pages_through_articles_by_cursor(app: Quart, client, db: AsyncSession,
+                                                     monkeypatch) -> None:
     monkeypatch.setitem(app.config, "SITE_PAGE_SIZE", 3)
     alice = await make_user(db, "alice")
     for n in range(7):
-        await make_article(db, alice, f"Post {n}")
-    first, third = await page_text(client, "/"), await page_text(client, "/?page=3")
-    assert _titles(first) == ["Post 6", "Post 5", "Post 4"]
-    assert _titles(third) == ["Post 0"]
-    assert 'aria-current="page">3<' in third
-    assert 'href="/?page=2"' in third and 'href="/?page=1"' in third
-    assert _titles(await page_text(client, "/?page=0")) == _titles(first)  # clamped
+        await make_article(db, alice, f"Post {n}", tags=("python",) if n % 2 == 0 else ())
+    first = await page_text(client, "/")
+    assert _titles(first) == ["Post 6", "Post 5", "Post 4"] and "7 articles" in first
+    assert _link(first, "prev") is None
+    second_url = _link(first, "next")
+    assert second_url is not None and "before=" in second_url
+    second = await page_text(client, second_url)
+    assert _titles(second) == ["Post 3", "Post 2", "Post 1"]
+    third_url = _link(second, "next")
+    assert third_url is not None
+    third = await page_text(client, third_url)
+    assert _titles(third) == ["Post 0"] and _link(third, "next") is None  # the end
+    back_url = _link(third, "prev")
+    assert back_url is not None and "after=" in back_url
+    assert _titles(await page_text(client, back_url)) == ["Post 3", "Post 2", "Post 1"]
+    newest_url = _link(second, "prev")
+    assert newest_url is not None
+    assert _titles(await page_text(client, newest_url)) == _titles(first)  # newer ends on a full first page
+    assert _titles(await page_text(client, "/?page=3")) == ["Post 0"]  # old links still work
     assert _titles(await page_text(client, "/?page=nonsense")) == _titles(first)
-    tagged = await page_text(client, "/?tag=python&page=2")
-    assert 'href="/?page=3&amp;tag=python"' in tagged  # the filter is kept in page links
+    tagged = await page_text(client, "/?tag=python")
+    assert _titles(tagged) == ["Post 6", "Post 4", "Post 2"] and "4 articles" in tagged
+    older_tagged = _link(tagged, "next")
+    assert older_tagged is not None and "tag=python" in older_tagged  # the filter is kept
+    assert (await client.get("/?before=nonsense")).status_code == 400
+    assert (await client.get("/?before=1.2&after=3.4")).status_code == 400
 
 
 def test_pager_window_shows_first_last_and_neighbours() -> None:
@@ -98,6 +121,7 @@ async def test_home_page_queries_do_not_grow_with_the_page_size(app: Quart, clie
     counts = {}
     for size in (5, 20):
         monkeypatch.setitem(app.config, "SITE_PAGE_SIZE", size)
+        get_live(app).hub.position_at = float("-inf")  # each reads the live position afresh
         with count_queries(engine) as statements:
             html = await page_text(client, "/")
         assert len(_titles(html)) == size

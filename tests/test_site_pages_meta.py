@@ -40,8 +40,8 @@ async def test_each_page_has_a_title_and_description_of_its_own(client, db: Asyn
         seen[path] = (_title(html), _description(html))
     assert seen["/"][0] == "Conduit: a place to share your knowledge"
     assert seen["/?tag=python"][0] == "#python articles — Conduit"
-    assert seen["/?page=2"][0] == "Conduit: a place to share your knowledge, page 2 — Conduit"
-    assert seen["/?page=2"][1].endswith("(page 2 of 2).")
+    assert seen["/?page=2"][0] == "Conduit: a place to share your knowledge, older articles — Conduit"
+    assert seen["/?page=2"][1].endswith("(older articles).")
     assert seen["/article/piece-3"] == ("Piece 3 — Conduit", "About Piece 3 By titled.")
     assert len({title for title, _ in seen.values()}) == len(seen)  # before: all "Conduit"
     assert all(description for _, description in seen.values())
@@ -51,8 +51,8 @@ async def test_past_the_last_page_says_so(client, db: AsyncSession) -> None:
     author = await make_user(db, "few")
     await make_article(db, author, "Only one")
     html = await page_text(client, "/?page=9999")
-    assert "Page 9999 is past the end: there is 1 page of articles here." in html
-    assert 'href="/?page=1">Go to the last page</a>' in html
+    assert "No older articles are here." in html
+    assert 'href="/">Go to the newest</a>' in html
     assert "No articles are here... yet." not in html  # before: it said the site was empty
 
 

@@ -29,6 +29,7 @@ from app.api.schemas import (
     NewCommentBody,
     PageQuery,
     TagsEnvelope,
+    TagsQuery,
     article_envelope,
     articles_envelope,
     comment_json,
@@ -175,6 +176,8 @@ async def delete_comment(slug: str, comment_id: str) -> Response:
 
 @blueprint.get("/tags")
 @anyone
+@query(TagsQuery)
 @answers(TagsEnvelope, 200, 422)
-async def tags() -> Json:
-    return {"tags": await articles.tags_in_use(get_db())}
+async def tags(query_args: TagsQuery) -> Json:
+    """The tags on at least one article, the most used first."""
+    return {"tags": await articles.tags_in_use(get_db(), limit=query_args.limit)}

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX
+from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX, TAGS_MAX
 from app.domain.records import Account, ArticleRecord, Page
 from app.domain.shapes import article_json, comment_json, profile_json, timestamp
 
@@ -110,6 +110,12 @@ class PageQuery(BaseModel):
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
     before: str | None = Field(None, max_length=64, description=CURSOR.format("older"))
     after: str | None = Field(None, max_length=64, description=CURSOR.format("newer"))
+
+
+class TagsQuery(BaseModel):
+    limit: int = Field(TAGS_MAX, ge=1, le=TAGS_MAX,
+                       description=f"the most used tags first, this many (at most {TAGS_MAX}): an "
+                                   "answer costs the same however many tags there are")
 
 
 class ArticleQuery(PageQuery):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Executable, Table
+from sqlalchemy import ColumnElement, Executable, Table, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -79,3 +79,10 @@ async def insert_ignore(session: AsyncSession, target: type[Base] | Table, **val
     result: Any = await session.execute(insert_for(session, target).values(**values)
                                         .on_conflict_do_nothing())
     return bool(result.rowcount)
+
+
+def has_row(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A row matches: for a flag per listed row (favorited, following), one primary-key look-up
+    each. A subquery with LIMIT, which PostgreSQL runs per row as written, where an EXISTS may be
+    planned as a hash of every row the viewer has (thousands of follows, for one page)."""
+    return select(literal(1)).where(*conditions).limit(1).scalar_subquery().is_not(None)

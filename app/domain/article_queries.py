@@ -12,7 +12,8 @@ value) come as columns of a single statement. No read costs more as the tables g
 - **The total is a counter** (app.domain.counters), read in the same statement: the site's
   articles, a tag's, an author's, a fan's, and for a feed the sum of the followed authors' counts
   (as many look-ups as the reader follows). Filters combined (a tag *and* an author) have no
-  counter: their total is counted up to ``COUNT_BOUND`` and is then a floor ("10,000+").
+  index and no counter: they look through the newest ``COUNT_BOUND`` of their lead filter's
+  articles (``_keys``), and their total is counted among those, then a floor ("10,000+").
 - **A feed is merged on read** (see ``feed_heads``): no fan-out on write, so publishing costs the
   same with 10 followers or 100,000.
 
@@ -34,7 +35,6 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
-    exists,
     false,
     func,
     literal,
@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import TypeDecorator, Unicode
 
+from app.domain._sql import has_row
 from app.domain.records import ArticleRecord, Profile
 from app.models import Article, Favorite, Follow, SiteCounter, Tag, User, UTCDateTime, article_tags
 
@@ -59,6 +60,7 @@ SITE: Table = SiteCounter.__table__  # type: ignore[assignment]
 LINKS = article_tags
 FILTERS = ("tag", "author", "favorited", "feed")
 COUNT_BOUND = 10_000  # combined filters are counted this far, and no further
+LEADS = ("author", "favorited", "tag")  # whose index a combination reads: the likely fewest first
 OLDER, NEWER, FIRST = "older", "newer", "first"  # a page before a cursor, after one, or by offset
 class TagNames(TypeDecorator[list[str]]):
     """An article's tag names as one column: an array on PostgreSQL, a JSON array on SQLite."""
@@ -88,16 +90,14 @@ def _columns(dialect: str, *, body: bool, signed_in: bool) -> list[ColumnElement
     a, u = ARTICLES, USERS
     viewer: ColumnElement[int] = bindparam("viewer")
     if signed_in:
-        favorited: ColumnElement[bool] = exists().where(
-            FAVORITES.c.article_id == a.c.id, FAVORITES.c.user_id == viewer)
-        following: ColumnElement[bool] = exists().where(
-            FOLLOWS.c.follower_id == viewer, FOLLOWS.c.followee_id == a.c.author_id)
+        favorited = has_row(FAVORITES.c.article_id == a.c.id, FAVORITES.c.user_id == viewer)
+        following = has_row(FOLLOWS.c.follower_id == viewer, FOLLOWS.c.followee_id == a.c.author_id)
     else:
         favorited = following = false()
     return [a.c.id, a.c.slug, a.c.title, a.c.description, a.c.body if body else null(),
             a.c.created_at, a.c.updated_at, u.c.username, u.c.bio, u.c.image,
             a.c.favorites_count, favorited.label("favorited"),
-            following.label("following"), _tag_names(dialect).label("tags")]
+            following.label("following"), _tag_names(dialect).label("tags"), a.c.comments_count]
 
 
 @cache
@@ -117,27 +117,23 @@ def _followed() -> Select[Any]:
     return select(FOLLOWS.c.followee_id).where(FOLLOWS.c.follower_id == bindparam("viewer"))
 
 
-def _where(filters: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    """Filters as conditions on articles: for combinations, which no one index orders."""
-    a = ARTICLES
+def _where(filters: tuple[str, ...], id_: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    """The tag and favorited filters as conditions on the article id ``id_`` (of a combination's
+    candidates, see ``_source``)."""
     where: list[ColumnElement[bool]] = []
     if "tag" in filters:
-        where.append(a.c.id.in_(select(LINKS.c.article_id).join(TAGS, TAGS.c.id == LINKS.c.tag_id)
-                                .where(TAGS.c.name == bindparam("tag"))))
-    if "author" in filters:
-        where.append(a.c.author_id == _user_id("author"))
+        tag_id = select(TAGS.c.id).where(TAGS.c.name == bindparam("tag")).scalar_subquery()
+        where.append(has_row(LINKS.c.article_id == id_, LINKS.c.tag_id == tag_id))
     if "favorited" in filters:
-        where.append(a.c.id.in_(select(FAVORITES.c.article_id)
-                                .where(FAVORITES.c.user_id == _user_id("favorited"))))
-    if "feed" in filters:
-        where.append(a.c.author_id.in_(_followed()))
+        where.append(has_row(FAVORITES.c.article_id == id_, FAVORITES.c.user_id == _user_id("favorited")))
     return where
 
 
 def _source(filters: tuple[str, ...]) -> tuple[ColumnElement[int], ColumnElement[Any],
                                                 list[ColumnElement[bool]]]:
     """Where a list's keys come from: (article id, its created_at, conditions), from the one
-    index that carries the list's order."""
+    index that carries the list's order. A combination reads that of its *lead* filter (see
+    ``LEADS``); the others are then conditions on its candidates."""
     a = ARTICLES
     if filters == ("tag",):
         tag_id = select(TAGS.c.id).where(TAGS.c.name == bindparam("tag")).scalar_subquery()
@@ -145,7 +141,40 @@ def _source(filters: tuple[str, ...]) -> tuple[ColumnElement[int], ColumnElement
     if filters == ("favorited",):
         return (FAVORITES.c.article_id, FAVORITES.c.article_created_at,
                 [FAVORITES.c.user_id == _user_id("favorited")])
-    return a.c.id, a.c.created_at, _where(filters)
+    if filters == ("author",):
+        return a.c.id, a.c.created_at, [a.c.author_id == _user_id("author")]
+    if filters == ("feed",):
+        return a.c.id, a.c.created_at, [a.c.author_id.in_(_followed())]
+    return a.c.id, a.c.created_at, []
+
+
+def _lead(filters: tuple[str, ...]) -> str:
+    return next(name for name in LEADS if name in filters)
+
+
+def _others(filters: tuple[str, ...]) -> tuple[str, ...]:
+    """A combination's filters but its lead: conditions on the lead's candidates."""
+    return tuple(name for name in filters if name != _lead(filters))
+
+
+def _keys(filters: tuple[str, ...], side: str) -> Select[Any]:
+    """The page's keys (id, at), nearest the cursor first, ``:limit`` of them (from ``:offset``).
+
+    A combination of filters has no index of its own: its candidates are the newest
+    ``COUNT_BOUND`` (plus ``:offset``) of its lead filter's articles past the cursor, and the page
+    is those of them that pass the other filters. So a page never reads more than that many index
+    entries however the filters overlap (not at all, at worst), and a list's matches older than the
+    newest 10,000 of the lead's are reached by cursor, page by page, not in one answer."""
+    combined = len(filters) > 1
+    id_, at, where = _source((_lead(filters),) if combined else filters)
+    keys = _ordered(select(id_.label("id"), at.label("at")).where(*where, *_beyond(at, id_, side)),
+                    at, id_, side)
+    if combined:
+        window = keys.limit(bindparam("window")).subquery("candidates")
+        keys = _ordered(select(window.c.id, window.c.at).where(*_where(_others(filters), window.c.id)),
+                        window.c.at, window.c.id, side)
+    keys = keys.limit(bindparam("limit"))
+    return keys.offset(bindparam("offset")) if side == FIRST else keys
 
 
 def _beyond(at: ColumnElement[Any], id_: ColumnElement[int], side: str) -> list[ColumnElement[bool]]:
@@ -172,11 +201,15 @@ def _total(filters: tuple[str, ...]) -> ColumnElement[int]:
         found = select(u.c.articles_count).where(func.lower(u.c.username) == bindparam("author"))
     elif filters == ("favorited",):
         found = select(u.c.favorites_count).where(func.lower(u.c.username) == bindparam("favorited"))
-    elif filters == ("feed",):
-        found = select(func.sum(u.c.articles_count)).where(u.c.id.in_(_followed()))
-    else:
-        some = select(literal(1)).select_from(ARTICLES).where(*_where(filters)).limit(COUNT_BOUND + 1)
-        found = select(func.count()).select_from(some.subquery())
+    elif filters == ("feed",):  # a primary-key look-up per followed author, never a scan of users
+        count = (select(u.c.articles_count).where(u.c.id == FOLLOWS.c.followee_id)
+                 .correlate(FOLLOWS).scalar_subquery())
+        found = select(func.sum(count)).where(FOLLOWS.c.follower_id == bindparam("viewer"))
+    else:  # among the newest COUNT_BOUND + 1 of the lead's (see _keys)
+        id_, at, where = _source((_lead(filters),))
+        window = (_ordered(select(id_.label("id")).where(*where), at, id_, OLDER)
+                  .limit(COUNT_BOUND + 1).subquery("candidates"))
+        found = select(func.count()).where(*_where(_others(filters), window.c.id)).select_from(window)
     return func.coalesce(found.scalar_subquery(), 0)
 
 
@@ -192,12 +225,7 @@ def _page(dialect: str, keys: FromClause, signed_in: bool, total: ColumnElement[
 def article_page(dialect: str, filters: tuple[str, ...], signed_in: bool, side: str) -> Select[Any]:
     """A page of ``:limit`` keys past the cursor on ``side`` (or from ``:offset``), newest first,
     each row carrying the list's ``total``. Not for a feed's first or cursor pages (``feed_page``)."""
-    id_, at, where = _source(filters)
-    keys = _ordered(select(id_.label("id"), at.label("at")).where(*where, *_beyond(at, id_, side)),
-                    at, id_, side).limit(bindparam("limit"))
-    if side == FIRST:
-        keys = keys.offset(bindparam("offset"))
-    return _page(dialect, keys.subquery("page"), signed_in, _total(filters))
+    return _page(dialect, _keys(filters, side).subquery("page"), signed_in, _total(filters))
 
 
 @cache
@@ -215,14 +243,20 @@ def feed_heads(side: str) -> Select[Any]:
     among them, so at most ``limit`` authors do, and they are the ones with the newest heads.
     Step two (``feed_page``) reads at most ``limit`` articles of each. The cost is O(followed +
     limit²), whatever the size of the tables, and a write costs nothing extra (no fan-out)."""
-    a, f, head = ARTICLES, FOLLOWS, ARTICLES.alias("head")
-    newest = _ordered(select(a.c.id).where(a.c.author_id == f.c.followee_id,
-                                           *_beyond(a.c.created_at, a.c.id, side)),
-                      a.c.created_at, a.c.id, side).limit(1).correlate(f).scalar_subquery()
-    heads = (select(f.c.followee_id.label("author_id"), newest.label("head"))
+    a, f = ARTICLES, FOLLOWS
+
+    def newest(column: ColumnElement[Any]) -> Any:  # of the head: its id, its created_at
+        return _ordered(select(column).where(a.c.author_id == f.c.followee_id,
+                                             *_beyond(a.c.created_at, a.c.id, side)),
+                        a.c.created_at, a.c.id, side).limit(1).correlate(f).scalar_subquery()
+
+    # Both from the same index entry (two descents, no join to articles: a join could be planned
+    # as a hash of every article).
+    heads = (select(f.c.followee_id.label("author_id"), newest(a.c.id).label("head"),
+                    newest(a.c.created_at).label("at"))
              .where(f.c.follower_id == bindparam("viewer")).subquery("heads"))
-    return _ordered(select(heads.c.author_id).join(head, head.c.id == heads.c.head),
-                    head.c.created_at, head.c.id, side).limit(bindparam("limit"))
+    return _ordered(select(heads.c.author_id).where(heads.c.head.is_not(None)),
+                    heads.c.at, heads.c.head, side).limit(bindparam("limit"))
 
 
 @cache
@@ -254,8 +288,8 @@ def tags_in_use(limited: bool) -> Select[Any]:
 
 def article_record(row: Any) -> ArticleRecord:
     (id_, slug, title, description, body, created_at, updated_at, username, bio, image,
-     favorites_count, favorited, following, tags) = row[:14]
+     favorites_count, favorited, following, tags, comments_count) = row[:15]
     return ArticleRecord(id=id_, slug=slug, title=title, description=description, body=body, tags=tags,
                          created_at=created_at, updated_at=updated_at, favorited=bool(favorited),
-                         favorites_count=favorites_count,
+                         favorites_count=favorites_count, comments_count=comments_count,
                          author=Profile(username=username, bio=bio, image=image, following=bool(following)))

@@ -134,6 +134,7 @@ async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int |
     side, cursor = _side(before, after, offset)
     names = tuple(name for name in q.FILTERS if name in filters)
     params = {**filters, "viewer": viewer_id, "limit": limit + 1, "offset": offset,
+              "window": q.COUNT_BOUND + offset,
               "cursor_at": cursor.at if cursor else None, "cursor_id": cursor.id if cursor else None}
     rows = list(await _rows(session, names, side, params, viewer_id is not None))
     more = len(rows) > limit  # the extra row: there is more on the far side
@@ -220,14 +221,16 @@ async def _set_tags(session: AsyncSession, article_id: int, created_at: datetime
         tag_id for tag_id, in await session.execute(
             select(article_tags.c.tag_id).where(article_tags.c.article_id == article_id))}
     wanted = set(await _tag_ids(session, names))
+    # The counters first: their row locks before the links' foreign-key checks lock the same
+    # tags (key share), which two writers of one tag would otherwise each hold, then wait on.
+    await counters.bump_rows(session, TAGS, "articles_count",
+                             {**dict.fromkeys(old - wanted, -1), **dict.fromkeys(wanted - old, 1)})
     if old - wanted:
         await session.execute(delete(article_tags).where(article_tags.c.article_id == article_id,
                                                          article_tags.c.tag_id.in_(old - wanted)))
     for tag_id in sorted(wanted - old):
         await session.execute(article_tags.insert().values(article_id=article_id, tag_id=tag_id,
                                                            created_at=created_at))
-    await counters.bump_rows(session, TAGS, "articles_count",
-                             {**dict.fromkeys(old - wanted, -1), **dict.fromkeys(wanted - old, 1)})
 
 
 async def _unique_slug(session: AsyncSession, title: str, *, except_id: int | None = None,
@@ -277,12 +280,14 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
 
 
 async def _owned_article(session: AsyncSession, slug: str, user_id: int, *,
-                         as_admin: bool = False) -> Any:
+                         as_admin: bool = False, deleting: bool = False) -> Any:
     """The article at ``slug`` (id, author_id, title, created_at, comments_count), locked for
-    this write transaction, if ``user_id`` may change it."""
+    this write transaction, if ``user_id`` may change it: FOR UPDATE to delete it (new
+    favorites and comments wait), else FOR NO KEY UPDATE (they do not)."""
     row = (await session.execute(
         select(Article.id, Article.author_id, Article.title, Article.created_at, Article.comments_count)
-        .where(Article.slug == slug).with_for_update())).first() if is_clean(slug) else None
+        .where(Article.slug == slug).with_for_update(key_share=not deleting))).first() \
+        if is_clean(slug) else None
     if row is None:
         raise NotFound("article")
     if row.author_id != user_id and not as_admin:
@@ -332,19 +337,22 @@ async def update_article(
 async def delete_article(session: AsyncSession, slug: str, user_id: int, *,
                          as_admin: bool = False) -> None:
     async with writing(session):
-        owned = await _owned_article(session, slug, user_id, as_admin=as_admin)
-        # Comments, favorites and tag links go with it (ON DELETE CASCADE); first the counters
-        # they moved move back: O(the article's favorites), as its deletion is anyway.
+        owned = await _owned_article(session, slug, user_id, as_admin=as_admin, deleting=True)
+        # Comments, favorites and tag links go with it (ON DELETE CASCADE); the counters they
+        # moved move back: O(the article's favorites), as its deletion is anyway. Row locks in
+        # the one order (the article, users by id, tags by id, the site's rows last, after the
+        # tables they count were written: see counters.lock_rows and recount).
         fans = [fan for fan, in await session.execute(
             select(Favorite.user_id).where(Favorite.article_id == owned.id))]
+        await counters.lock_rows(session, USERS, [*fans, owned.author_id])
         await counters.bump_rows(session, USERS, "favorites_count", dict.fromkeys(fans, -1))
         await counters.bump(session, USERS, "articles_count", -1, USERS.c.id == owned.author_id)
         tags = [tag for tag, in await session.execute(
             select(article_tags.c.tag_id).where(article_tags.c.article_id == owned.id))]
         await counters.bump_rows(session, TAGS, "articles_count", dict.fromkeys(tags, -1))
+        await session.execute(delete(Article).where(Article.id == owned.id))
         await counters.bump_site(session, "articles", -1)
         await counters.bump_site(session, "comments", -owned.comments_count)
-        await session.execute(delete(Article).where(Article.id == owned.id))
 
 
 async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:
@@ -353,7 +361,8 @@ async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRec
     if not is_clean(slug):
         raise NotFound("article")
     async with writing(session):
-        fan = select(literal(user_id), Article.id, Article.created_at).where(Article.slug == slug)
+        fan = (select(literal(user_id), Article.id, Article.created_at).where(Article.slug == slug)
+               .with_for_update(read=True, key_share=True))  # as for a comment: see add_comment
         added = (await session.execute(insert_for(session, Favorite).from_select(
             ["user_id", "article_id", "article_created_at"], fan).on_conflict_do_nothing()
             .returning(Favorite.article_id))).first()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, exists, false, literal, null, select
+from sqlalchemy import Select, Table, bindparam, delete, false, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import counters, live
-from app.domain._sql import read, writing
+from app.domain._sql import has_row, read, writing
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
 from app.domain.records import CommentRecord, Profile
@@ -24,12 +24,12 @@ FOLLOWS: Table = Follow.__table__  # type: ignore[assignment]
 
 @cache
 def _thread(by: str, signed_in: bool) -> Select[Any]:
-    """Comments with their authors, oldest first, by ``:article_id``, by ``:slug`` (with the
-    article's id first, and one row of NULLs when it has no comment: an unknown slug gives no row)
-    or by the comment's ``:id``."""
+    """Comments with their authors, oldest first: a ``page`` (``:article_id``, ``:limit``,
+    ``:offset``), all by ``:slug`` (with the article's id first, and one row of NULLs when it has
+    no comment: an unknown slug gives no row), or one by its ``:id``."""
     c, u = COMMENTS, USERS
-    following = exists().where(FOLLOWS.c.follower_id == bindparam("viewer"),
-                               FOLLOWS.c.followee_id == c.c.author_id) if signed_in else false()
+    following = has_row(FOLLOWS.c.follower_id == bindparam("viewer"),
+                        FOLLOWS.c.followee_id == c.c.author_id) if signed_in else false()
     columns = [c.c.id, c.c.body, c.c.created_at, c.c.updated_at, u.c.username, u.c.bio, u.c.image,
                following.label("following")]
     if by == "slug":
@@ -37,9 +37,15 @@ def _thread(by: str, signed_in: bool) -> Select[Any]:
         joined = a.outerjoin(c, c.c.article_id == a.c.id).outerjoin(u, u.c.id == c.c.author_id)
         return (select(a.c.id.label("article_id"), *columns).select_from(joined)
                 .where(a.c.slug == bindparam("slug")).order_by(c.c.created_at, c.c.id))
-    where = c.c.article_id == bindparam("article_id") if by == "article" else c.c.id == bindparam("id")
+    if by == "page":  # one page's keys first, from the (article_id, created_at, id) index alone
+        keys = (select(c.c.id).where(c.c.article_id == bindparam("article_id"))
+                .order_by(c.c.created_at, c.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
+                .subquery("page"))
+        return (select(null().label("article_id"), *columns)
+                .select_from(keys.join(c, c.c.id == keys.c.id).join(u, u.c.id == c.c.author_id))
+                .order_by(c.c.created_at, c.c.id))
     return (select(null().label("article_id"), *columns).join_from(c, u, u.c.id == c.c.author_id)
-            .where(where).order_by(c.c.created_at, c.c.id))
+            .where(c.c.id == bindparam("id")))
 
 
 def _record(row: Any) -> CommentRecord:
@@ -49,11 +55,13 @@ def _record(row: Any) -> CommentRecord:
                                         following=bool(following)))
 
 
-async def comments_on(session: AsyncSession, article_id: int, viewer_id: int | None = None
-                      ) -> list[CommentRecord]:
-    """The thread under an article already found (the article page has its id)."""
-    rows = await read(session, _thread("article", viewer_id is not None),
-                      {"article_id": article_id, "viewer": viewer_id})
+async def comments_on(session: AsyncSession, article_id: int, viewer_id: int | None = None, *,
+                      limit: int, offset: int = 0) -> list[CommentRecord]:
+    """One page of the thread under an article already found (the article page has its id and
+    its ``comments_count``): ``limit`` comments from ``offset``, oldest first. It reads that page,
+    walking only the index entries before it, however long the thread."""
+    rows = await read(session, _thread("page", viewer_id is not None),
+                      {"article_id": article_id, "viewer": viewer_id, "limit": limit, "offset": offset})
     return [_record(row) for row in rows]
 
 
@@ -79,8 +87,10 @@ async def add_comment(session: AsyncSession, author_id: int, slug: str, body: st
     now = utcnow()
     async with writing(session):
         stamp = literal(now, COMMENTS.c.created_at.type)
+        # FOR KEY SHARE: an article being deleted meanwhile is waited for, then not found (not a
+        # foreign-key error at the insert).
         on_article = (select(literal(body), ARTICLES.c.id, literal(author_id), stamp, stamp)
-                      .where(ARTICLES.c.slug == slug))
+                      .where(ARTICLES.c.slug == slug).with_for_update(read=True, key_share=True))
         added = (await session.execute(
             COMMENTS.insert().from_select(["body", "article_id", "author_id", "created_at", "updated_at"],
                                           on_article).returning(COMMENTS.c.id, COMMENTS.c.article_id))

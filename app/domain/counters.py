@@ -13,7 +13,7 @@ at zero (never negative, whatever a bug or a hand-made edit did). What they coun
 ``recount`` recomputes every counter and every copied column (an article's creation time in its
 tag links and favorites) from the base tables, in batches of keys, each batch its own
 transaction: after a bulk import or a restore, or to check that nothing drifted. It reports what
-it found wrong and repairs it. On PostgreSQL a batch first locks its rows (``FOR UPDATE``), so a
+it found wrong and repairs it. On PostgreSQL a batch first locks its rows (``FOR NO KEY UPDATE``), so a
 writer that moves a counter meanwhile waits for it, and its count, read after the lock, includes
 every change committed before: a recount under live traffic leaves no drift behind.
 """
@@ -55,17 +55,28 @@ async def bump_rows(session: AsyncSession, table: Table, column: str, deltas: di
     if not deltas:
         return
     ids = sorted(deltas)
-    if dialect_of(session) == "postgresql" and len(ids) > 1:
-        await session.execute(select(table.c.id).where(table.c.id.in_(ids)).order_by(table.c.id)
-                              .with_for_update())
+    if len(ids) > 1:
+        await lock_rows(session, table, ids)
     delta = case(deltas, value=table.c.id, else_=0)
     column_ = table.c[column]
     await session.execute(update(table).where(table.c.id.in_(ids))
                           .values({column: case((column_ + delta < 0, 0), else_=column_ + delta)}))
 
 
+async def lock_rows(session: AsyncSession, table: Table, ids: list[int]) -> None:
+    """Lock rows by id in id order (PostgreSQL; SQLite's writer holds the whole database) with
+    the lock an UPDATE of non-key columns takes: FOR NO KEY UPDATE, which waits for other
+    counters' writers but not for the key-share locks of foreign-key checks (a favorite or a tag
+    link being inserted); a stronger lock there would wait in a circle with them."""
+    if dialect_of(session) == "postgresql" and ids:
+        await session.execute(select(table.c.id).where(table.c.id.in_(sorted(ids)))
+                              .order_by(table.c.id).with_for_update(key_share=True))
+
+
 async def bump_site(session: AsyncSession, name: str, delta: int) -> None:
     """Move a site total (its row is made on first use)."""
+    if not delta:
+        return
     stmt = insert_for(session, SiteCounter).values(name=name, value=max(delta, 0))
     await session.execute(stmt.on_conflict_do_update(
         index_elements=["name"], set_={"value": moved(SITE.c.value, delta)}))
@@ -123,7 +134,7 @@ async def _batch(engine: AsyncEngine, recount: Recount, lo: int, hi: int) -> int
         async with conn.begin():
             if engine.dialect.name == "postgresql":
                 await conn.execute(text(f"SELECT 1 FROM {recount.table} WHERE {where} "
-                                        f"ORDER BY {recount.key} FOR UPDATE"),
+                                        f"ORDER BY {recount.key} FOR NO KEY UPDATE"),
                                    {"lo": lo, "hi": hi})
             result = await conn.execute(text(
                 f"UPDATE {recount.table} SET {recount.column} = {recount.expression} "
@@ -135,11 +146,12 @@ async def _batch(engine: AsyncEngine, recount: Recount, lo: int, hi: int) -> int
 async def _site_totals(engine: AsyncEngine) -> int:
     """Repair the site's totals; how many were wrong."""
     wrong = 0
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(**{WRITE_OPTION: True}) if engine.dialect.name == "sqlite" \
-            else await conn.execution_options(isolation_level="READ COMMITTED")
-        async with conn.begin():
-            for name in SITE_TOTALS:
+    for name in SITE_TOTALS:  # a transaction each: it holds one table's lock, never two at once
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE_OPTION: True}) \
+                if engine.dialect.name == "sqlite" \
+                else await conn.execution_options(isolation_level="READ COMMITTED")
+            async with conn.begin():
                 if engine.dialect.name == "postgresql":  # writers of this table wait meanwhile
                     await conn.execute(text(f"LOCK TABLE {name} IN SHARE MODE"))
                 true = (await conn.execute(text(f"SELECT count(*) FROM {name}"))).scalar_one()

@@ -15,6 +15,7 @@ COMMENT_MAX = 10_000
 
 LIMIT_MAX = 100  # the most items one page of a list can hold
 OFFSET_MAX = ID_MAX
+TAGS_MAX = 1000  # /api/tags: the most used this many, not every tag there is
 
 BLANK = "can't be blank"
 

@@ -46,6 +46,7 @@ class ArticleRecord:
     favorited: bool
     favorites_count: int
     author: Profile
+    comments_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,9 @@ async def article(slug: str) -> ResponseReturnValue:
 async def _article_page(record: ArticleRecord, viewer_id: int | None,
                         form: CommentForm | None, live_after: int | None = None) -> str:
     """The article and one page of its comments (?page=N, COMMENTS_PER_PAGE, oldest first: a conversation)."""
-    thread = await comments.comments_on(get_db(), record.id, viewer_id)
-    pager = requested_page(COMMENTS_PER_PAGE).counted(len(thread))
-    shown = thread[pager.offset:pager.offset + pager.size]
+    pager = requested_page(COMMENTS_PER_PAGE).counted(record.comments_count)
+    shown = await comments.comments_on(get_db(), record.id, viewer_id, limit=pager.size,
+                                       offset=pager.offset)
     await prerender([record.body, *(c.body for c in shown)])
     return await render_template("site/article.html", article=record, comments=shown, form=form,
                                  pager=pager, live_after=live_after)

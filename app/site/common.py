@@ -21,7 +21,8 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.db import get_db
-from app.domain import DomainError, NotFound, sessions
+from app.domain import DomainError, Invalid, NotFound, sessions
+from app.domain.cursors import parse_cursor
 from app.domain.records import Account
 
 P = ParamSpec("P")
@@ -184,6 +185,44 @@ def add_errors(form: QuartForm, error: DomainError, renames: dict[str, str] | No
             field.errors = [*field.errors, *messages]
         else:
             form.form_errors.extend(f"{key} {message}" for message in messages)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where in a list of articles a page starts: older than ``before``, newer than ``after``
+    (cursors from the page's own links), or the first page. ``?page=N`` from older links still
+    works, as an offset."""
+
+    before: str | None
+    after: str | None
+    offset: int
+    size: int
+
+    @property
+    def first(self) -> bool:
+        return not (self.before or self.after or self.offset)
+
+    def args(self) -> dict[str, Any]:
+        return {"limit": self.size, "offset": self.offset, "before": self.before, "after": self.after}
+
+
+def requested_position() -> Position:
+    """The position ``?before=``, ``?after=`` or ``?page=`` asks for (400 for a made-up cursor)."""
+    cursors = {}
+    for side in ("before", "after"):
+        text = request.args.get(side) or None
+        if text is not None:
+            try:
+                parse_cursor(side, text)
+            except Invalid:
+                abort(400, "That page link is not valid: go back to the list and follow its links.")
+        cursors[side] = text
+    if cursors["before"] and cursors["after"]:
+        abort(400, "That page link is not valid: it asks for older and newer at once.")
+    pager = requested_page()
+    offset = 0 if cursors.get("before") or cursors.get("after") else pager.offset
+    return Position(before=cursors.get("before"), after=cursors.get("after"), offset=offset,
+                    size=pager.size)
 
 
 def requested_page(size: int | None = None) -> Pager:

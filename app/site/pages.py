@@ -22,7 +22,7 @@ from app.site.common import (
     here,
     login_required,
     login_url,
-    requested_page,
+    requested_position,
     signed_in_user,
 )
 from app.site.forms import SettingsForm
@@ -38,21 +38,20 @@ async def home() -> ResponseReturnValue:
     tag = request.args.get("tag") or None
     if feed == "following" and user is None:
         return redirect(login_url(here()))
-    pager = requested_page()
+    position = requested_position()
     db = get_db()
     # The first page is told of new articles (static/live.js), from the event read before it.
-    live_after = await get_live().hub.position() if pager.page == 1 else None
+    live_after = await get_live().hub.position() if position.first else None
     if feed == "following" and user is not None:
         tab = "following"
-        result = await articles.feed(db, user.id, limit=pager.size, offset=pager.offset)
+        result = await articles.feed(db, user.id, **position.args())
     else:
         tab = "tag" if tag else "global"
         result = await articles.list_articles(db, viewer_id=user.id if user else None, tag=tag,
-                                              limit=pager.size, offset=pager.offset)
+                                              **position.args())
     tags = await articles.tags_in_use(db, limit=POPULAR_TAGS)
     return await render_template(
-        "site/home.html", result=result, tags=tags, tab=tab, tag=tag,
-        pager=pager.counted(result.total),
+        "site/home.html", result=result, tags=tags, tab=tab, tag=tag, first=position.first,
         page_args={"feed": "following"} if tab == "following" else {"tag": tag} if tag else {},
         live_after=live_after,
         live_args={"feed": "yours" if tab == "following" else "global", **({"tag": tag} if tag else {})},
@@ -64,15 +63,13 @@ async def _profile_page(username: str, tab: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     profile = await users.get_profile(db, username, viewer_id)
-    pager = requested_page()
     result = await articles.list_articles(
-        db, viewer_id=viewer_id, limit=pager.size, offset=pager.offset,
+        db, viewer_id=viewer_id, **requested_position().args(),
         author=profile.username if tab == "articles" else None,
         favorited=profile.username if tab == "favorited" else None,
     )
     return await render_template(
         "site/profile.html", profile=profile, result=result, tab=tab,
-        pager=pager.counted(result.total),
         is_self=user is not None and user.username.lower() == profile.username.lower(),
     )
 
