@@ -3,11 +3,11 @@
 Two databases filled by the bulk seeder, 2,000 and 20,000 articles (the same shapes: a tag on a
 fifth of the articles, an author of 5%, a reader following 1,000 who all write, an article with
 5,000 comments and 5,000 favorites). Each request runs through the app, its SELECTs are caught
-as the driver got them and then run again, measured by the database itself: on PostgreSQL the rows every plan node
-produced or filtered away (``EXPLAIN ANALYZE``), on SQLite the virtual machine's steps (a progress
-handler). A read that walks the table again does ten times the work at ten times the size; here
-each may do at most twice the work (plus a little for the planner's choice on tiny tables).
-Not a timing: the same rows give the same counts on a busy machine.
+as the driver got them and then run again, measured by the database itself: on PostgreSQL the
+rows every plan node produced or filtered away (``EXPLAIN ANALYZE``), on SQLite the virtual
+machine's steps (a progress handler). A read that walks the table again does ten times the work
+at ten times the size; here each may do at most twice the work (plus a little for the planner's
+choice on tiny tables). Not a timing: the same rows give the same counts on a busy machine.
 """
 
 from __future__ import annotations
