@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from quart import Quart
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import get_database
 from app.domain import DomainError, articles, comments, users
 from app.domain.counters import recount
-from app.models import User
+from app.models import Article, User
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support import add_users
 
@@ -77,7 +79,7 @@ async def test_random_concurrent_writes_and_a_recount_meanwhile_leave_no_drift(
     assert [r for r in results if isinstance(r, BaseException)] == []
     drift = await recount(_engine(app))
     assert drift == dict.fromkeys(drift, 0), drift
-    assert len(drift) == 8  # seven derived values and the site's totals were all checked
+    assert len(drift) == 9  # seven derived values, the site's totals and the hours all checked
 
 
 async def test_recount_finds_and_repairs_every_kind_of_drift(app: Quart, db: AsyncSession) -> None:
@@ -92,13 +94,14 @@ async def test_recount_finds_and_repairs_every_kind_of_drift(app: Quart, db: Asy
                           "UPDATE users SET articles_count = 5", "UPDATE tags SET articles_count = 0",
                           "UPDATE article_tags SET created_at = NULL",
                           "UPDATE favorites SET article_created_at = NULL",
-                          "UPDATE site_counters SET value = 99"):
+                          "UPDATE site_counters SET value = 99",
+                          "UPDATE article_hours SET articles = 4"):
             await conn.execute(text(statement))
     drift = await recount(_engine(app))
     assert drift == {"articles.favorites_count": 1, "articles.comments_count": 1,
                      "users.articles_count": 3, "users.favorites_count": 0, "tags.articles_count": 2,
                      "article_tags.created_at": 2, "favorites.article_created_at": 1,
-                     "site_counters": 3}
+                     "site_counters": 3, "article_hours": 1}
     assert await recount(_engine(app)) == dict.fromkeys(drift, 0)
     again = await articles.get_article(db, made.slug)
     assert (again.favorites_count, again.comments_count) == (1, 1)
@@ -142,3 +145,29 @@ async def test_totals_come_from_counters_for_every_list(app: Quart, db: AsyncSes
     assert (await articles.list_articles(db, tag="odd")).total == 1
     assert (await articles.list_articles(db, favorited="user3")).total == 4
     assert (await articles.feed(db, people[2])).total == 4
+
+
+async def test_a_deep_offset_skips_hours_and_gives_the_same_page_as_a_walk(
+        app: Quart, db: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past OFFSET_WALK the list of every article starts at the hour that holds the offset
+    (article_hours); every page must be the one a walk of the index gives."""
+    people = await add_users(db, 2, TEST_PASSWORD_HASH)
+    made = [await articles.create_article(db, people[n % 2], title=f"Hour {n}", description="d",
+                                          body="b") for n in range(23)]
+    async with _engine(app).begin() as conn:  # spread over hours, some sharing one, some a second apart
+        for n, article in enumerate(made):
+            at = datetime(2026, 5, 1, tzinfo=UTC) + timedelta(hours=n // 3, seconds=n % 3)
+            await conn.execute(update(Article).where(Article.id == article.id)
+                               .values(created_at=at))
+    drift = await recount(_engine(app))
+    assert drift["article_hours"] > 0  # the hours moved with the times
+    await articles.delete_article(db, made[7].slug, people[1])  # one hour now has two
+    walked = {offset: [a.slug for a in (await articles.list_articles(db, limit=4, offset=offset)).items]
+              for offset in range(0, 25)}
+    monkeypatch.setattr("app.domain.article_queries.OFFSET_WALK", 0)
+    for offset, slugs in walked.items():
+        page = await articles.list_articles(db, limit=4, offset=offset)
+        assert [a.slug for a in page.items] == slugs, offset
+        assert page.total == 22 and page.offset == offset
+    assert walked[24] == [] and len(walked[20]) == 2
+    assert sum((await recount(_engine(app))).values()) == 0  # kept right by create and delete

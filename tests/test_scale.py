@@ -37,6 +37,7 @@ from bench.servers import create_pg_database, drop_pg_database, pg_url
 SMALL, LARGE = 2_000, 20_000
 READS = ("/", "/?tag=popular", "/profile/prolific", "/profile/reader/favorites",
          "/article/hot-article", "/api/articles?limit=20", "/api/articles?limit=20&offset=500",
+         "/api/articles?limit=20&offset={half}",
          "/api/articles?tag=popular", "/api/articles?author=prolific",
          "/api/articles?favorited=reader", "/api/articles?tag=popular&favorited=reader",
          "/api/articles/feed", "/api/articles/feed?offset=40", "/api/tags",
@@ -101,7 +102,7 @@ def _sqlite_work(url: str, statements: list[tuple[str, Any]]) -> int:
         conn.close()
 
 
-async def _measure(url: str) -> Work:
+async def _measure(url: str, size: int) -> Work:
     app: Quart = create_app({"env": "testing", "database_url": url})
     work: Work = {}
     async with app.test_app() as test_app:
@@ -121,7 +122,8 @@ async def _measure(url: str) -> Work:
         token = (await signed_in.get_json())["user"]["token"]
         for path in READS:
             caught.clear()
-            response = await client.get(path, headers={"Authorization": f"Token {token}"})
+            response = await client.get(path.format(half=size // 2),
+                                        headers={"Authorization": f"Token {token}"})
             assert response.status_code == 200, (path, response.status_code)
             work[path] = await _work(url, list(caught))
         work[WALK] = await _work(url, [(WALK, ())])
@@ -139,7 +141,7 @@ async def works(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Async
     tmp = tmp_path_factory.mktemp("scale")
     urls = [await _filled(backend, size, tmp) for size in (SMALL, LARGE)]
     try:
-        yield {size: await _measure(url) for size, url in zip((SMALL, LARGE), urls, strict=True)}
+        yield {size: await _measure(url, size) for size, url in zip((SMALL, LARGE), urls, strict=True)}
     finally:
         for url in urls if backend == "postgresql" else ():
             await asyncio.to_thread(drop_pg_database, url.rsplit("/", 1)[1])

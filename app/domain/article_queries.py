@@ -40,6 +40,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     tuple_,
     type_coerce,
     union_all,
@@ -49,7 +50,17 @@ from sqlalchemy.types import TypeDecorator, Unicode
 
 from app.domain._sql import has_row
 from app.domain.records import ArticleRecord, Profile
-from app.models import Article, Favorite, Follow, SiteCounter, Tag, User, UTCDateTime, article_tags
+from app.models import (
+    Article,
+    ArticleHour,
+    Favorite,
+    Follow,
+    SiteCounter,
+    Tag,
+    User,
+    UTCDateTime,
+    article_tags,
+)
 
 ARTICLES: Table = Article.__table__  # type: ignore[assignment]
 USERS: Table = User.__table__  # type: ignore[assignment]
@@ -57,9 +68,11 @@ TAGS: Table = Tag.__table__  # type: ignore[assignment]
 FAVORITES: Table = Favorite.__table__  # type: ignore[assignment]
 FOLLOWS: Table = Follow.__table__  # type: ignore[assignment]
 SITE: Table = SiteCounter.__table__  # type: ignore[assignment]
+HOURS: Table = ArticleHour.__table__  # type: ignore[assignment]
 LINKS = article_tags
 FILTERS = ("tag", "author", "favorited", "feed")
 COUNT_BOUND = 10_000  # combined filters are counted this far, and no further
+OFFSET_WALK = 5_000  # an offset past this into the list of every article skips hours (hour_at_offset)
 LEADS = ("author", "favorited", "tag")  # whose index a combination reads: the likely fewest first
 OLDER, NEWER, FIRST = "older", "newer", "first"  # a page before a cursor, after one, or by offset
 class TagNames(TypeDecorator[list[str]]):
@@ -173,8 +186,7 @@ def _keys(filters: tuple[str, ...], side: str) -> Select[Any]:
         window = keys.limit(bindparam("window")).subquery("candidates")
         keys = _ordered(select(window.c.id, window.c.at).where(*_where(_others(filters), window.c.id)),
                         window.c.at, window.c.id, side)
-    keys = keys.limit(bindparam("limit"))
-    return keys.offset(bindparam("offset")) if side == FIRST else keys
+    return keys.limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 def _beyond(at: ColumnElement[Any], id_: ColumnElement[int], side: str) -> list[ColumnElement[bool]]:
@@ -229,13 +241,25 @@ def article_page(dialect: str, filters: tuple[str, ...], signed_in: bool, side: 
 
 
 @cache
+def hour_at_offset() -> Select[Any]:
+    """The hour holding the ``:offset``-th newest article (counting from 0), and how many newer
+    articles there are before it: one pass over ``article_hours`` (a row per hour that has
+    articles: 8,760 a year at most), in place of a walk of ``:offset`` index entries."""
+    h = HOURS
+    newer = func.sum(h.c.articles).over(order_by=h.c.hour.desc()) - h.c.articles
+    running = select(h.c.hour, newer.label("before")).where(h.c.articles > 0).subquery()
+    return (select(running.c.hour, running.c.before).where(running.c.before <= bindparam("offset"))
+            .order_by(running.c.hour).limit(1))
+
+
+@cache
 def article_total(filters: tuple[str, ...]) -> Select[Any]:
     """The total alone: for a page that came back empty, with no row to carry it."""
     return select(_total(filters))
 
 
 @cache
-def feed_heads(side: str) -> Select[Any]:
+def feed_heads(dialect: str, side: str) -> Select[Any]:
     """A feed's merge on read, step one: the ``:limit`` followed authors whose newest article past
     the cursor (their *head*) is newest, with one index descent per followed author.
 
@@ -244,14 +268,21 @@ def feed_heads(side: str) -> Select[Any]:
     Step two (``feed_page``) reads at most ``limit`` articles of each. The cost is O(followed +
     limit²), whatever the size of the tables, and a write costs nothing extra (no fan-out)."""
     a, f = ARTICLES, FOLLOWS
+    if dialect == "postgresql":  # one descent per followed author, both columns at once
+        head = _ordered(select(a.c.id, a.c.created_at).where(a.c.author_id == f.c.followee_id,
+                                                             *_beyond(a.c.created_at, a.c.id, side)),
+                        a.c.created_at, a.c.id, side).limit(1).lateral("head")
+        return _ordered(select(f.c.followee_id.label("author_id")).select_from(f.join(head, true()))
+                        .where(f.c.follower_id == bindparam("viewer")),
+                        head.c.created_at, head.c.id, side).limit(bindparam("limit"))
 
     def newest(column: ColumnElement[Any]) -> Any:  # of the head: its id, its created_at
         return _ordered(select(column).where(a.c.author_id == f.c.followee_id,
                                              *_beyond(a.c.created_at, a.c.id, side)),
                         a.c.created_at, a.c.id, side).limit(1).correlate(f).scalar_subquery()
 
-    # Both from the same index entry (two descents, no join to articles: a join could be planned
-    # as a hash of every article).
+    # SQLite has no LATERAL: both from the same index entry, in two descents (no join to
+    # articles, which PostgreSQL would plan as a hash of every article).
     heads = (select(f.c.followee_id.label("author_id"), newest(a.c.id).label("head"),
                     newest(a.c.created_at).label("at"))
              .where(f.c.follower_id == bindparam("viewer")).subquery("heads"))

@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, literal, select
@@ -120,11 +120,26 @@ async def _rows(session: AsyncSession, names: tuple[str, ...], side: str, params
     if names != ("feed",) or (side == q.FIRST and params["offset"]):
         return await read(session, q.article_page(dialect, names, signed_in, side), params)
     # A feed's first page and its cursor pages: merged on read, in two steps (see feed_heads).
-    heads = await read(session, q.feed_heads(side), params)
+    heads = await read(session, q.feed_heads(dialect, side), params)
     if not heads:
         return []
     authors = {f"author_{n}": row.author_id for n, row in enumerate(heads)}
     return await read(session, q.feed_page(dialect, signed_in, side, len(heads)), {**params, **authors})
+
+
+async def _skip_hours(session: AsyncSession, names: tuple[str, ...], side: str,
+                      params: dict[str, Any]) -> str:
+    """A deep offset into the list of every article starts at the hour that holds it (see
+    ``hour_at_offset``): the page is then read as the one older than that hour's end, from the
+    offset within it. The side to read; ``params`` are changed to match."""
+    if names or side != q.FIRST or params["offset"] <= q.OFFSET_WALK:
+        return side
+    found = await read(session, q.hour_at_offset(), params)
+    if not found:
+        return side
+    hour, before = found[0]
+    params.update(cursor_at=hour + timedelta(hours=1), cursor_id=0, offset=params["offset"] - before)
+    return q.OLDER
 
 
 async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int | None, limit: int,
@@ -136,7 +151,8 @@ async def _page(session: AsyncSession, filters: dict[str, Any], viewer_id: int |
     params = {**filters, "viewer": viewer_id, "limit": limit + 1, "offset": offset,
               "window": q.COUNT_BOUND + offset,
               "cursor_at": cursor.at if cursor else None, "cursor_id": cursor.id if cursor else None}
-    rows = list(await _rows(session, names, side, params, viewer_id is not None))
+    rows = list(await _rows(session, names, await _skip_hours(session, names, side, params), params,
+                            viewer_id is not None))
     more = len(rows) > limit  # the extra row: there is more on the far side
     if side == q.NEWER:
         if not more:  # this reaches the newest: that is the first page, and it is shown whole
@@ -270,6 +286,7 @@ async def create_article(session: AsyncSession, author_id: int, *, title: str | 
                 await counters.bump(session, USERS, "articles_count", 1, USERS.c.id == author_id)
                 await _set_tags(session, article_id, now, tag_names, new=True)
                 await counters.bump_site(session, "articles", 1)
+                await counters.bump_hour(session, now, 1)
                 created = await _one(session, "id", article_id, author_id)
                 await live.article_published(session, author_id, created)
                 return created
@@ -353,6 +370,7 @@ async def delete_article(session: AsyncSession, slug: str, user_id: int, *,
         await session.execute(delete(Article).where(Article.id == owned.id))
         await counters.bump_site(session, "articles", -1)
         await counters.bump_site(session, "comments", -owned.comments_count)
+        await counters.bump_hour(session, owned.created_at, -1)
 
 
 async def favorite(session: AsyncSession, user_id: int, slug: str) -> ArticleRecord:

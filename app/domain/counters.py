@@ -22,14 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.domain._sql import WRITE_OPTION, dialect_of, insert_for, read
-from app.models import SiteCounter
+from app.models import ArticleHour, SiteCounter
 
 SITE: Table = SiteCounter.__table__  # type: ignore[assignment]
+HOURS: Table = ArticleHour.__table__  # type: ignore[assignment]
+# An article's creation hour in SQL, as each backend stores times (as migration 0007 fills it).
+HOUR_SQL = {"postgresql": "date_trunc('hour', created_at, 'UTC')",
+            "sqlite": "substr(created_at, 1, 13) || ':00:00.000000'"}
 SITE_TOTALS = ("articles", "comments", "users")
 BATCH = 10_000
 
@@ -80,6 +86,19 @@ async def bump_site(session: AsyncSession, name: str, delta: int) -> None:
     stmt = insert_for(session, SiteCounter).values(name=name, value=max(delta, 0))
     await session.execute(stmt.on_conflict_do_update(
         index_elements=["name"], set_={"value": moved(SITE.c.value, delta)}))
+
+
+def hour_of(at: datetime) -> datetime:
+    """The start of the UTC hour ``at`` is in: an article's bucket in ``article_hours``."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+async def bump_hour(session: AsyncSession, created_at: datetime, delta: int) -> None:
+    """An article created at ``created_at`` was added (1) or deleted (-1): its hour's count moves.
+    After the site's totals, in the one order of row locks."""
+    stmt = insert_for(session, ArticleHour).values(hour=hour_of(created_at), articles=max(delta, 0))
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["hour"], set_={"articles": moved(HOURS.c.articles, delta)}))
 
 
 SITE_TOTAL = select(SITE.c.value).where(SITE.c.name == bindparam("name"))
@@ -179,6 +198,36 @@ async def recount(engine: AsyncEngine, *, batch: int = BATCH,
         if progress:
             progress(f"{item.name}: {wrong} wrong of keys up to {top}")
     drift["site_counters"] = await _site_totals(engine)
+    drift["article_hours"] = await _hours(engine)
     if progress:
         progress(f"site_counters: {drift['site_counters']} wrong")
+        progress(f"article_hours: {drift['article_hours']} wrong")
     return drift
+
+
+async def _hours(engine: AsyncEngine) -> int:
+    """Repair the articles' hour counts (one GROUP BY of the articles, while their writers wait
+    on PostgreSQL: about a second at 1M articles); how many hours were wrong."""
+    hour = HOUR_SQL[engine.dialect.name]
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{WRITE_OPTION: True}) if engine.dialect.name == "sqlite" \
+            else await conn.execution_options(isolation_level="READ COMMITTED")
+        async with conn.begin():
+            if engine.dialect.name == "postgresql":
+                await conn.execute(text("LOCK TABLE articles IN SHARE MODE"))
+            true: dict[Any, int] = {h: n for h, n in await conn.execute(text(
+                f"SELECT {hour} AS h, count(*) FROM articles GROUP BY h"))}
+            stored: dict[Any, int] = {h: n for h, n in await conn.execute(text(
+                "SELECT hour, articles FROM article_hours"))}
+            wrong = [h for h in true.keys() | stored.keys() if true.get(h, 0) != stored.get(h, 0)]
+            if wrong:
+                await conn.execute(text("DELETE FROM article_hours"))
+                await conn.execute(HOURS.insert(), [{"hour": _aware(h), "articles": n}
+                                                    for h, n in true.items()])
+    return len(wrong)
+
+
+def _aware(value: datetime | str) -> datetime:
+    """An hour as read back in raw SQL (SQLite: its text), as an aware UTC datetime."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

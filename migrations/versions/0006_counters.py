@@ -92,6 +92,10 @@ def upgrade() -> None:
                     **_concurrently())
     for name, table, _columns in REPLACED:
         op.drop_index(name, table_name=table, **_concurrently())
+    if bind.dialect.name == "postgresql":
+        # The backfill left a dead version of every row it updated: until a vacuum marks the
+        # pages all-visible again, index-only scans fetch the heap and the planner avoids them.
+        bind.execute(sa.text("VACUUM (ANALYZE) articles, users, tags, article_tags, favorites"))
 
 
 def downgrade() -> None:
