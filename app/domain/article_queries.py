@@ -246,10 +246,11 @@ def hour_at_offset() -> Select[Any]:
     articles there are before it: one pass over ``article_hours`` (a row per hour that has
     articles: 8,760 a year at most), in place of a walk of ``:offset`` index entries."""
     h = HOURS
-    newer = func.sum(h.c.articles).over(order_by=h.c.hour.desc()) - h.c.articles
-    running = select(h.c.hour, newer.label("before")).where(h.c.articles > 0).subquery()
-    return (select(running.c.hour, running.c.before).where(running.c.before <= bindparam("offset"))
-            .order_by(running.c.hour).limit(1))
+    upto = func.sum(h.c.articles).over(order_by=h.c.hour.desc())  # this hour's and every newer's
+    running = select(h.c.hour, upto.label("upto"), h.c.articles).subquery()
+    # Newest first, as the primary key is ordered: the scan stops at the hour that holds it.
+    return (select(running.c.hour, (running.c.upto - running.c.articles).label("before"))
+            .where(running.c.upto > bindparam("offset")).order_by(running.c.hour.desc()).limit(1))
 
 
 @cache

@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, literal, select
@@ -135,10 +135,12 @@ async def _skip_hours(session: AsyncSession, names: tuple[str, ...], side: str,
     if names or side != q.FIRST or params["offset"] <= q.OFFSET_WALK:
         return side
     found = await read(session, q.hour_at_offset(), params)
-    if not found:
-        return side
-    hour, before = found[0]
-    params.update(cursor_at=hour + timedelta(hours=1), cursor_id=0, offset=params["offset"] - before)
+    if not found:  # past the last article: a page older than any, without a walk to find that out
+        params.update(cursor_at=datetime.min.replace(tzinfo=UTC), cursor_id=0, offset=0)
+    else:
+        hour, before = found[0]
+        params.update(cursor_at=hour + timedelta(hours=1), cursor_id=0,
+                      offset=params["offset"] - before)
     return q.OLDER
 
 
