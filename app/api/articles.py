@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Response, jsonify, redirect, url_for
-from werkzeug.wrappers.response import Response as WerkzeugResponse
+from quart import Response, jsonify, url_for
 
 from app.api.common import (
     answers,
@@ -35,7 +34,7 @@ from app.api.schemas import (
     comment_json,
 )
 from app.db import get_db
-from app.domain import NotFound, articles, comments, renames
+from app.domain import articles, comments
 from app.domain.limits import ID_MAX, LIMIT_MAX
 from app.domain.records import ArticleRecord, Page
 from app.domain.users import UNSET
@@ -97,15 +96,9 @@ async def create_article(data: NewArticleBody) -> tuple[Json, int]:
 
 @blueprint.get("/articles/<slug>")
 @answers(ArticleEnvelope, 200, 401, 404, 422)
-async def get_article(slug: str) -> Json | WerkzeugResponse:
-    """A slug the article had before a rename answers 301 to its current URL."""
-    try:
-        return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
-    except NotFound:
-        moved = await renames.current_slug(get_db(), slug)
-        if moved is None:
-            raise
-        return redirect(url_for("api.get_article", slug=moved), 301)
+async def get_article(slug: str) -> Json:
+    """A slug the article had before a rename answers 301 to its current URL (app.renamed)."""
+    return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
 
 
 @blueprint.put("/articles/<slug>")

@@ -17,6 +17,7 @@ from quart import Blueprint, Response, current_app, g, jsonify, request
 from quart_schema import document_querystring, document_request, document_response, security_scheme
 from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.api.schemas import ErrorsOut
 from app.api.tokens import TokenError, read_token
@@ -25,6 +26,7 @@ from app.db import get_db
 from app.domain import users
 from app.domain.errors import Conflict, DomainError, Forbidden, InvalidCredentials, NotFound
 from app.domain.records import Account
+from app.renamed import renamed
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -114,7 +116,9 @@ async def _api_error(error: ApiError) -> Response:
 
 
 @blueprint.errorhandler(DomainError)
-async def _domain_error(error: DomainError) -> Response:
+async def _domain_error(error: DomainError) -> Response | WerkzeugResponse:
+    if isinstance(error, NotFound) and (moved := await renamed(error)) is not None:
+        return moved  # the article was renamed: the same route at its current slug
     return errors_response(domain_status(error), error.errors)
 
 

@@ -6,7 +6,7 @@ from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Conflict, Forbidden, Invalid, NotFound, articles, comments, renames
+from app.domain import Conflict, Forbidden, Invalid, articles, comments
 from app.domain.limits import ID_MAX
 from app.domain.records import ArticleRecord
 from app.live import get_live
@@ -34,13 +34,7 @@ async def article(slug: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     live_after = await get_live().hub.position()  # before the page's data: live.js goes on from it
-    try:
-        record = await articles.get_article(db, slug, viewer_id)
-    except NotFound:
-        moved = await renames.current_slug(db, slug)
-        if moved is None:
-            raise
-        return redirect(url_for("site.article", slug=moved), 301)  # renamed since the link was made
+    record = await articles.get_article(db, slug, viewer_id)  # a former slug: app.renamed
     form = await CommentForm.create_form() if user else None
     return await _article_page(record, viewer_id, form, live_after)
 

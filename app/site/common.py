@@ -24,6 +24,7 @@ from app.db import get_db
 from app.domain import DomainError, Invalid, NotFound, sessions
 from app.domain.cursors import parse_cursor
 from app.domain.records import Account
+from app.renamed import renamed
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -156,7 +157,10 @@ async def check_csrf() -> None:
 
 
 async def domain_error_page(error: DomainError) -> ResponseReturnValue:
-    """NotFound and Forbidden from the domain become the app's 404 and 403 pages."""
+    """NotFound and Forbidden from the domain become the app's 404 and 403 pages (an article's
+    former slug: a redirect to the same page or action at its current one)."""
+    if isinstance(error, NotFound) and (moved := await renamed(error)) is not None:
+        return moved
     http: HTTPException = HTTPNotFound() if isinstance(error, NotFound) else HTTPForbidden()
     answer = await current_app.handle_http_exception(http)
     return answer.get_response() if isinstance(answer, HTTPException) else answer
