@@ -21,24 +21,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Any, cast
+from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from quart import Quart, current_app, g, request
 from redis.asyncio import ConnectionPool
-from sqlalchemy import Table, bindparam, case, delete, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.models import RateLimitCounter
+from app.limiter_storage import DatabaseStorage, redis_pool, redis_storage
 
 EXTENSION_KEY = "conduit.limiter"
-REDIS_TIMEOUT_S = 3.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BLOCKED_MAX = 10_000  # refused keys remembered per worker (forgotten all at once past it)
 
@@ -51,11 +46,19 @@ class Rule:
 
 
 RULES = {
-    "signin": Rule("sign-in attempts", "20/minute", "20/minute"),
+    # Sign-in: every try counts against the address; a wrong password against the account from
+    # that address (SIGNIN_PAIR) and against the account from anywhere (100 an hour). Past the
+    # latter, only addresses that signed in to the account before (KNOWN) may try it: a stranger
+    # can slow a guesser down but never lock the owner out (see limit_signin).
+    "signin": Rule("sign-in attempts", "20/minute", "100/hour"),
     "register": Rule("registrations from this address", "20/hour"),
     "password": Rule("password changes", "20/hour", "5/hour"),
     "write": Rule("changes", "600/minute", "60/minute"),
 }
+
+
+SIGNIN_PAIR = parse("10 per 15 minutes")  # wrong passwords for one account from one address
+KNOWN = parse("1 per 30 days")  # an address this account signed in from (a hit marks it)
 
 
 class RateLimited(Exception):
@@ -69,90 +72,6 @@ class RateLimited(Exception):
     @property
     def message(self) -> str:
         return f"too many {self.rule.what}; try again in {self.retry_after} seconds"
-
-
-class DatabaseStorage(Storage):
-    """A ``limits`` storage in the app's own database: one row per counter (``rate_limits``)."""
-
-    STORAGE_SCHEME = ["conduit+database"]
-    PURGE_EVERY = 1000  # increments between deletions of windows that have ended
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__()
-        self.engine = engine
-        self._increments = 0
-        table = cast(Table, RateLimitCounter.__table__)
-        insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
-        new = insert(table).values(key=bindparam("key"), hits=bindparam("amount"),
-                                   expires_at=bindparam("ends"))
-        ended = table.c.expires_at <= bindparam("now")
-        self._incr = new.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"hits": case((ended, new.excluded.hits), else_=table.c.hits + new.excluded.hits),
-                  "expires_at": case((ended, new.excluded.expires_at), else_=table.c.expires_at)},
-        ).returning(table.c.hits)
-        self._row = select(table.c.hits, table.c.expires_at).where(table.c.key == bindparam("key"))
-        self._table = table
-
-    @property
-    def base_exceptions(self) -> type[Exception]:
-        return SQLAlchemyError
-
-    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
-        async with self.engine.connect() as conn:
-            hits = (await conn.execute(self._incr, {"key": key, "amount": amount, "now": now,
-                                                    "ends": now + expiry})).scalar_one()
-            self._increments += 1
-            if self._increments % self.PURGE_EVERY == 0:
-                await conn.execute(delete(self._table).where(self._table.c.expires_at < now))
-            await conn.commit()
-        return int(hits)
-
-    async def _window(self, key: str) -> tuple[int, float]:
-        now = time.time()
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(self._row, {"key": key})).first()
-        if row is None or row.expires_at <= now:
-            return 0, now
-        return int(row.hits), float(row.expires_at)
-
-    async def get(self, key: str) -> int:
-        return (await self._window(key))[0]
-
-    async def get_expiry(self, key: str) -> float:
-        return (await self._window(key))[1]
-
-    async def check(self) -> bool:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    async def reset(self) -> int | None:
-        async with self.engine.connect() as conn:
-            result = await conn.execute(delete(self._table))
-            await conn.commit()
-        return int(result.rowcount)
-
-    async def clear(self, key: str) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(delete(self._table).where(self._table.c.key == key))
-            await conn.commit()
-
-
-def redis_pool(settings: Settings) -> ConnectionPool:
-    """redis-py's pool for ``CONDUIT_REDIS_URL``: an unreachable or frozen Redis fails a command
-    within seconds (then the request is answered 503) instead of holding it."""
-    return ConnectionPool.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
-                                   socket_connect_timeout=REDIS_TIMEOUT_S)
-
-
-def redis_storage(settings: Settings, pool: ConnectionPool) -> RedisStorage:
-    url = settings.redis_url
-    url = "redis+" + url if url.startswith("unix:") else url
-    options: dict[str, Any] = {"connection_pool": pool}  # typed as str | float | bool upstream
-    return RedisStorage(f"async+{url}", implementation="redispy",
-                        key_prefix=f"{settings.redis_prefix}:limits", **options)
 
 
 class Limiter:
@@ -200,6 +119,35 @@ class Limiter:
             else:
                 await self._check(name, per_account, "account", account)
 
+    async def hit_signin(self, address: str, account: str) -> None:
+        """One sign-in try: counted against the address; refused when this address got the
+        account's password wrong too often, or when the account did from everywhere and this
+        address never signed in to it."""
+        if self.storage is None:
+            return
+        per_address, per_account = self.items["signin"]
+        assert per_account is not None
+        await self._hit("signin", per_address, "address", address)
+        await self._check("signin", SIGNIN_PAIR, "pair", f"{account} {address}")
+        try:
+            await self._check("signin", per_account, "account", account, cache=False)
+        except RateLimited:
+            stats = await self.strategy.get_window_stats(KNOWN, "signin", "known",
+                                                         identity(f"{account} {address}"))
+            if stats.remaining == KNOWN.amount:  # never signed in from here: wait
+                raise
+
+    async def signin_failed(self, address: str, account: str) -> None:
+        if self.storage is not None:
+            _, per_account = self.items["signin"]
+            assert per_account is not None
+            await self.strategy.hit(SIGNIN_PAIR, "signin", "pair", identity(f"{account} {address}"))
+            await self.strategy.hit(per_account, "signin", "account", identity(account))
+
+    async def signed_in(self, address: str, account: str) -> None:
+        if self.storage is not None:
+            await self.strategy.hit(KNOWN, "signin", "known", identity(f"{account} {address}"))
+
     async def failed(self, name: str, account: str) -> None:
         """A try at ``account`` failed (a wrong password): it counts against the account's limit."""
         _, per_account = self.items[name]
@@ -212,10 +160,17 @@ class Limiter:
         if not await self.strategy.hit(item, name, kind, key):
             await self._refuse(name, item, kind, key)
 
-    async def _check(self, name: str, item: RateLimitItem, kind: str, who: str) -> None:
+    async def _check(self, name: str, item: RateLimitItem, kind: str, who: str, *,
+                     cache: bool = True) -> None:
+        """Refuse when ``who`` is over ``item`` (``cache``: remember the refusal in this worker
+        until the window ends; not where some clients are let through anyway)."""
         key = identity(who)
-        self._refuse_if_blocked(name, item, kind, key)
+        if cache:
+            self._refuse_if_blocked(name, item, kind, key)
         if not await self.strategy.test(item, name, kind, key):
+            if not cache:
+                ends = (await self.strategy.get_window_stats(item, name, kind, key)).reset_time
+                raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
             await self._refuse(name, item, kind, key)
 
     def _refuse_if_blocked(self, name: str, item: RateLimitItem, kind: str, key: str) -> None:
@@ -290,6 +245,23 @@ async def limit(name: str, account: str | int | None = None, *, count_account: b
     if limiter.storage is not None:
         await limiter.hit(name, client_address(limiter.proxies), account_key(account),
                           count_account=count_account)
+
+
+async def limit_signin(email: str | None) -> None:
+    """Before a sign-in's password is checked (and hashed): see ``Limiter.hit_signin``."""
+    limiter = _limiter()
+    await limiter.hit_signin(client_address(limiter.proxies), account_key(email) or "")
+
+
+async def signin_failed(email: str | None) -> None:
+    limiter = _limiter()
+    await limiter.signin_failed(client_address(limiter.proxies), account_key(email) or "")
+
+
+async def signed_in(email: str | None) -> None:
+    """The password was right: this address is known to the account for 30 days."""
+    limiter = _limiter()
+    await limiter.signed_in(client_address(limiter.proxies), account_key(email) or "")
 
 
 async def failed(name: str, account: str | None) -> None:

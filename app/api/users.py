@@ -29,7 +29,7 @@ from app.db import get_db
 from app.domain import users
 from app.domain.errors import InvalidCredentials
 from app.domain.users import UNSET
-from app.limiter import failed, limit
+from app.limiter import limit, limit_signin, signed_in, signin_failed
 
 Json = dict[str, Any]
 
@@ -51,15 +51,16 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
 @answers(UserEnvelope, 200, 401, 422)
 async def login(data: LoginBody) -> Json:
     """Sign in with e-mail and password: 401 ``credentials: invalid`` never says which was wrong."""
-    # Every try counts against the address; a wrong password against the account as well (so the
-    # owner's own sign-ins never lock the account), and 20 of those refuse the 21st, before hashing.
-    await limit("signin", data.user.email, count_account=False)
+    # Before hashing: every try counts against the address, a wrong password against the account
+    # (from here, and from anywhere); a stranger's guesses never lock the owner out (app.limiter).
+    await limit_signin(data.user.email)
     try:
         account = await users.authenticate(get_db(), email=data.user.email,
                                            password=data.user.password)
     except InvalidCredentials:
-        await failed("signin", data.user.email)
+        await signin_failed(data.user.email)
         raise
+    await signed_in(data.user.email)
     return user_json(account, issue_token(settings(), account))
 
 

@@ -8,7 +8,7 @@ from quart.typing import ResponseReturnValue
 from app.db import get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, sessions, users
 from app.domain.records import Account
-from app.limiter import failed, limit
+from app.limiter import limit, limit_signin, signed_in, signin_failed
 from app.site import auth_blueprint as blueprint
 from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
 from app.site.forms import SignInForm, SignUpForm
@@ -36,6 +36,7 @@ async def register() -> ResponseReturnValue:
         except (Invalid, Conflict) as error:
             add_errors(form, error)
         else:
+            await signed_in(form.email.data)
             await _sign_in(account)
             await flash(f"Welcome to Conduit, {account.username}!", "success")
             return redirect(safe_next(form.next.data, url_for("site.home")))
@@ -50,15 +51,16 @@ async def login() -> ResponseReturnValue:
     if not form.is_submitted:
         form.next.data = request.args.get("next", "")
     if await form.validate_on_submit():
-        await limit("signin", form.email.data, count_account=False)  # as the API's login
+        await limit_signin(form.email.data)  # as the API's login
         try:
             account = await users.authenticate(get_db(), email=form.email.data,
                                                password=form.password.data)
         except InvalidCredentials:
-            await failed("signin", form.email.data)
+            await signin_failed(form.email.data)
             # One message whichever half was wrong: a sign-in form must not reveal who has an account.
             form.form_errors.append("Wrong e-mail or password.")
         else:
+            await signed_in(form.email.data)
             await _sign_in(account)
             await flash(f"Welcome back, {account.username}.", "success")
             return redirect(safe_next(form.next.data, url_for("site.home")))
