@@ -90,6 +90,9 @@ class User(Base):
     # Every API token carries it; a password change or "sign out everywhere" moves it on, and
     # every token issued before is refused from then on.
     token_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The token that changed the password (a fingerprint: app.api.tokens.fingerprint), which its
+    # own change does not revoke; every other token of an older epoch is.
+    kept_token: Mapped[str | None] = mapped_column(String(64))
     # Counters kept in the transaction that moves them (app.domain.counters): the articles they
     # wrote, the articles they favorite.
     articles_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))

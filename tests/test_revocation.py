@@ -63,19 +63,30 @@ async def test_a_new_password_on_the_site_ends_every_other_session_and_token(
         await _api_token(http, "moves@example.test", "a brand new password")))).status_code == 200
 
 
-async def test_a_new_password_through_the_api_revokes_the_old_token(
+async def test_a_new_password_through_the_api_revokes_every_other_token(
         client, http: httpx.AsyncClient, db: AsyncSession) -> None:
+    """The token that changed the password stays valid (before: 401 "has been revoked", which
+    broke the RealWorld Bruno suite's step 20); every other token and session dies."""
     answer = await http.post("/api/users", json={"user": {
         "username": "apiuser", "email": "apiuser@example.test", "password": PASSWORD}})
-    old = answer.json()["user"]["token"]
+    presenting = answer.json()["user"]["token"]
+    other = await _api_token(http, "apiuser@example.test", PASSWORD)
     await sign_in(client, "apiuser", PASSWORD)
-    changed = await http.put("/api/user", headers=auth(old),
+    changed = await http.put("/api/user", headers=auth(presenting),
                              json={"user": {"password": "another long password"}})
     assert changed.status_code == 200
     new = changed.json()["user"]["token"]
-    assert new != old
-    assert (await http.get("/api/user", headers=auth(old))).status_code == 401
+    assert new != presenting
+    assert (await http.get("/api/user", headers=auth(other))).status_code == 401
+    assert (await http.get("/api/user", headers=auth(presenting))).status_code == 200
     assert (await http.get("/api/user", headers=auth(new))).status_code == 200
+    # A second change through the new token: the first one's keep ends, the new one is kept.
+    again = await http.put("/api/user", headers=auth(new),
+                           json={"user": {"password": "a third long password"}})
+    assert again.status_code == 200
+    assert (await http.get("/api/user", headers=auth(presenting))).status_code == 401
+    assert (await http.get("/api/user", headers=auth(new))).status_code == 200
+    new = again.json()["user"]["token"]
     assert not await _signed_in(client, "apiuser")  # the site's sessions ended too
     bio = await http.put("/api/user", headers=auth(new), json={"user": {"bio": "same token"}})
     assert bio.json()["user"]["token"] == new  # no new password: the token stays
@@ -88,8 +99,12 @@ async def test_sign_out_everywhere(app: Quart, client, http: httpx.AsyncClient,
     await sign_in(client, "every")
     await sign_in(other, "every")
     token = await _api_token(http, "every@example.test", "correct horse battery")
+    kept = await http.put("/api/user", headers=auth(token),
+                          json={"user": {"password": "a new long password"}})
+    assert kept.status_code == 200 and (await http.get("/api/user", headers=auth(token))).status_code == 200
+    await sign_in(client, "every", "a new long password")
     response = await post(client, "/logout/everywhere")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert not await _signed_in(client, "every") and not await _signed_in(other, "every")
-    assert (await http.get("/api/user", headers=auth(token))).status_code == 401
+    assert (await http.get("/api/user", headers=auth(token))).status_code == 401  # the kept one too
     assert (await post(client, "/logout/everywhere", token_page="/login")).status_code == 302

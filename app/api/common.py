@@ -20,7 +20,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.api.schemas import ErrorsOut
-from app.api.tokens import TokenError, read_token
+from app.api.tokens import TokenError, fingerprint, read_token
 from app.config import Settings
 from app.db import get_db
 from app.domain import users
@@ -159,7 +159,7 @@ async def account_for(header: str) -> tuple[Account, str]:
     account = await users.get_account(get_db(), user_id)
     if account is None:
         raise ApiError(401, {"token": ["is invalid (the account no longer exists)"]})
-    if account.token_epoch != epoch:
+    if account.token_epoch != epoch and account.kept_token != fingerprint(token):
         raise ApiError(401, {"token": ["has been revoked (the password changed, or the account "
                                        "signed out everywhere)"]})
     return account, token

@@ -4,6 +4,7 @@ expiry."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -29,6 +30,11 @@ def issue_token(settings: Settings, account: Account, *, now: datetime | None = 
     claims = {"sub": str(account.id), "epoch": account.token_epoch, "iat": now,
               "exp": now + timedelta(seconds=settings.jwt_expiry_seconds)}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def fingerprint(token: str) -> str:
+    """What the account keeps of the token that changed its password (never the token itself)."""
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()[:64]
 
 
 def read_token(settings: Settings, token: str) -> tuple[int, int]:

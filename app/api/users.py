@@ -24,7 +24,7 @@ from app.api.schemas import (
     profile_json,
     user_json,
 )
-from app.api.tokens import issue_token
+from app.api.tokens import fingerprint, issue_token
 from app.db import get_db
 from app.domain import users
 from app.domain.errors import InvalidCredentials
@@ -83,8 +83,10 @@ async def update_user(data: UserChangesBody) -> Json:
     if "password" in given:
         await limit("password", current_user().id)
     fields = {name: given.get(name, UNSET) for name in ("username", "email", "password", "bio", "image")}
-    account = await users.update_account(get_db(), current_user().id, **fields)
-    # A new password revoked every token, this one too: the answer carries a fresh one.
+    # A new password revokes every other token; this one stays valid (as Django keeps the session
+    # that changed it), and the answer carries a fresh one.
+    account = await users.update_account(get_db(), current_user().id, **fields,
+                                         keep_token=fingerprint(g.token))
     same = account.token_epoch == current_user().token_epoch
     return user_json(account, g.token if same else issue_token(settings(), account))
 

@@ -21,6 +21,7 @@ class Account:
     is_admin: bool
     created_at: datetime
     token_epoch: int = 0  # API tokens carry it; one issued under an older epoch is revoked
+    kept_token: str | None = None  # unless it is this one: the token that changed the password
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ USERS: Table = User.__table__  # type: ignore[assignment]
 SESSION_ID_MAX = 64
 # What an Account record holds, in its order: the users module and the admin's list read it too.
 ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.username, USERS.c.email, USERS.c.bio, USERS.c.image,
-                   USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch)
+                   USERS.c.is_admin, USERS.c.created_at, USERS.c.token_epoch, USERS.c.kept_token)
 ACCOUNT_BY_SESSION = (
     select(*ACCOUNT_COLUMNS)
     .join_from(SESSIONS, USERS, USERS.c.id == SESSIONS.c.user_id)
@@ -62,4 +62,4 @@ async def sign_out_everywhere(session: AsyncSession, user_id: int) -> None:
     async with writing(session):
         await end_sessions(session, user_id)
         await session.execute(update(User).where(User.id == user_id)
-                              .values(token_epoch=User.token_epoch + 1))
+                              .values(token_epoch=User.token_epoch + 1, kept_token=None))

@@ -57,6 +57,7 @@ def account_of(user: User) -> Account:
         is_admin=user.is_admin,
         created_at=user.created_at,
         token_epoch=user.token_epoch,
+        kept_token=user.kept_token,
     )
 
 
@@ -220,10 +221,12 @@ async def update_account(
     bio: str | _Unset | None = UNSET,
     image: str | _Unset | None = UNSET,
     keep_session: str | None = None,
+    keep_token: str | None = None,
 ) -> Account:
     """Partial update: UNSET fields stay (at least one must be given); None or "" clears bio and
     image. A new password signs the user out everywhere else: every site session but
-    ``keep_session`` ends and every API token is revoked (the account's new ``token_epoch``)."""
+    ``keep_session`` ends and every API token but ``keep_token`` (the fingerprint of the one that
+    made the change) is revoked (the account's new ``token_epoch``)."""
     if all(value is UNSET for value in (username, email, password, bio, image)):
         raise Invalid({"user": ["must include at least one field to change"]})
     new_password = None if password is UNSET else clean_password(password)
@@ -249,6 +252,7 @@ async def update_account(
             if new_hash is not None:
                 user.password_hash = new_hash
                 user.token_epoch += 1
+                user.kept_token = keep_token
                 await end_sessions(session, user_id, keep=keep_session)
             if new_bio is not UNSET:
                 user.bio = new_bio
