@@ -68,8 +68,26 @@ class Cluster:
         return f"conduit_cluster_{self.name}"
 
     @property
+    def owner(self) -> str:
+        """The role that owns the database and runs the migrations (not a superuser)."""
+        return f"conduit_{self.name}_owner"
+
+    @property
+    def app_role(self) -> str:
+        """The role the app hosts connect as: reads and writes rows, nothing else."""
+        return f"conduit_{self.name}_app"
+
+    @property
+    def connection_limit(self) -> int:
+        """What the hosts can open (2 workers x (a pool of 5 + one LISTEN)), and a few more."""
+        return self.hosts * 2 * 6 + 5
+
+    def role_url(self, role: str) -> str:
+        return f"postgresql+asyncpg://{role}@/{self.database}?host={PG_SOCKET}"
+
+    @property
     def database_url(self) -> str:
-        return f"postgresql+asyncpg://postgres@/{self.database}?host={PG_SOCKET}"
+        return self.role_url(self.app_role)
 
     def namespace(self, host: int) -> str:
         return f"{self.name}-h{host}"
@@ -215,13 +233,32 @@ def start_redis(cluster: Cluster) -> None:
 
 
 def create_database(cluster: Cluster) -> None:
-    psql = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c"]
+    """The database, owned by a role of its own that runs the migrations, and the app's role,
+    which may read and write rows and nothing else, with a connection limit and a statement
+    timeout on it (deploy/README.md, step 1). Neither is a superuser."""
+    psql = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c"]
+    owner, app = f'"{cluster.owner}"', f'"{cluster.app_role}"'
     sh(*psql, f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)')
-    sh(*psql, f'CREATE DATABASE "{cluster.database}"')
+    for role in (app, owner):
+        sh(*psql, f"DROP ROLE IF EXISTS {role}")
+    cluster.made.append("roles")
+    sh(*psql, f"CREATE ROLE {owner} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 10")
+    sh(*psql, f"CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+              f"CONNECTION LIMIT {cluster.connection_limit}")
+    sh(*psql, f"ALTER ROLE {app} SET statement_timeout = '5s'")
+    sh(*psql, f'CREATE DATABASE "{cluster.database}" OWNER {owner}')
     cluster.made.append("database")
     cluster.save()
-    env = host_env(cluster)
-    # As make run: migrate, then the demo data (password conduit-demo) into the empty database.
+    in_database = ["psql", "-h", PG_SOCKET, "-U", cluster.owner, "-d", cluster.database, "-q",
+                   "-v", "ON_ERROR_STOP=1", "-c"]
+    sh(*in_database, f"REVOKE ALL ON DATABASE \"{cluster.database}\" FROM PUBLIC; "
+                     f"GRANT CONNECT, TEMPORARY ON DATABASE \"{cluster.database}\" TO {app}; "
+                     f"GRANT USAGE ON SCHEMA public TO {app}; "
+                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+                     f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}; "
+                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app}")
+    # As make run, as the owner: migrate, then the demo data (password conduit-demo).
+    env = {**host_env(cluster), "CONDUIT_DATABASE_URL": cluster.role_url(cluster.owner)}
     migrate = subprocess.run([str(BIN / "quart"), "--app", "app", "demo"], cwd=ROOT, env=env,
                              capture_output=True, text=True)
     if migrate.returncode != 0:
@@ -333,6 +370,10 @@ def down(cluster: Cluster) -> None:
         elif kind == "database":
             sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
                f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)', check=False)
+        elif kind == "roles":
+            for role in (cluster.app_role, cluster.owner):
+                sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
+                   f'DROP ROLE IF EXISTS "{role}"', check=False)
     shutil.rmtree(cluster.run, ignore_errors=True)
 
 

@@ -26,7 +26,7 @@ from playwright.async_api import Browser, expect
 
 from bench.servers import free_port
 from deploy import cluster as topology
-from tests.api_helpers import auth, register
+from tests.api_helpers import PASSWORD, auth, register
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.backend("postgresql")  # the cluster's database is PostgreSQL: run once
@@ -46,6 +46,36 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[topology.Clust
 
 def host_url(cluster: topology.Cluster, host: int) -> str:
     return f"http://{cluster.address(host)}:{cluster.host_port(host)}"
+
+
+def test_the_hosts_connect_as_a_role_that_is_no_superuser(cluster: topology.Cluster) -> None:
+    """Before: every host connected as postgres, a superuser, which ignores connection limits and
+    can do anything to the server. Now the owner migrates; the hosts' role reads and writes rows."""
+    query = (f"SELECT r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolconnlimit, "
+             f"coalesce(array_to_string(r.rolconfig, ','), ''), "
+             f"has_database_privilege(r.rolname, '{cluster.database}', 'CREATE') "
+             f"FROM pg_roles r WHERE r.rolname IN "
+             f"('{cluster.app_role}', '{cluster.owner}') ORDER BY r.rolname")
+    rows = [line.split("|") for line in subprocess.run(
+        ["psql", "-h", topology.PG_SOCKET, "-U", "postgres", "-d", "postgres", "-Atc", query],
+        check=True, capture_output=True, text=True).stdout.splitlines()]
+    by_name = {row[0]: row[1:] for row in rows}
+    app, owner = by_name[cluster.app_role], by_name[cluster.owner]
+    assert app[:3] == ["f", "f", "f"] and owner[:3] == ["f", "f", "f"]  # no superuser, no CREATEDB/ROLE
+    assert int(app[3]) == cluster.connection_limit and "statement_timeout=5s" in app[4]
+    assert app[5] == "f"  # the app cannot create schemas in its database
+    for _ in range(6):  # every host answers a read, on a pooled connection it keeps
+        assert httpx.get(cluster.url + "/api/tags", timeout=10).status_code == 200
+    users = subprocess.run(
+        ["psql", "-h", topology.PG_SOCKET, "-U", "postgres", "-d", "postgres", "-Atc",
+         f"SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '{cluster.database}'"],
+        check=True, capture_output=True, text=True).stdout.split()
+    assert users == [cluster.app_role]  # the hosts are connected, as that role only
+    owner_tables = subprocess.run(
+        ["psql", "-h", topology.PG_SOCKET, "-U", "postgres", "-d", cluster.database, "-Atc",
+         "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"],
+        check=True, capture_output=True, text=True).stdout.split()
+    assert owner_tables == [cluster.owner]
 
 
 async def test_sessions_tokens_revocation_and_limits_work_whichever_host_answers(
@@ -80,10 +110,12 @@ async def test_sessions_tokens_revocation_and_limits_work_whichever_host_answers
         assert {"h1", "h2", "h3"} <= hosts
         await context.close()
 
+        other = (await http.post("/api/users/login", json={"user": {
+            "email": "roamer@example.test", "password": PASSWORD}})).json()["user"]["token"]
         changed = await http.put("/api/user", json={"user": {"password": "a brand new password"}},
                                  headers=auth(token))
-        assert changed.status_code == 200
-        refused = [await http.get("/api/user", headers=auth(token)) for _ in range(6)]
+        assert changed.status_code == 200  # every other token dies, on every host
+        refused = [await http.get("/api/user", headers=auth(other)) for _ in range(6)]
         assert {r.status_code for r in refused} == {401}
         assert {r.headers["x-conduit-host"] for r in refused} == {"h1", "h2", "h3"}
 
