@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from app.config import Settings
 from app.domain._sql import WRITE_OPTION
 from app.domain.live import NOTIFY
+from app.faults import count_connect_failures_as_disconnects
 
 EXTENSION_KEY = "conduit.db"
 
@@ -35,8 +36,10 @@ def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
     wait = settings.db_timeout if serving else max(settings.db_timeout, COMMAND_WAIT_S)
     if not settings.is_sqlite:
         # A fixed pool: connections made once and kept (overflow ones would be opened and closed
-        # again under load). No pre-ping round trip per checkout: a connection the server dropped
-        # fails its statement once, and SQLAlchemy then discards the pool's stale connections.
+        # again under load). Each checkout pings its connection first (one round trip): one the
+        # server dropped while it sat idle (pg_terminate_backend, a restart, a proxy's idle
+        # timeout) is replaced there, before a user's statement meets it. Without the ping, each
+        # dead connection failed one request (a 503), in each worker, however long afterwards.
         # Autocommit by default: a read sends no BEGIN and no ROLLBACK; a write's transaction is
         # asked for by app.domain._sql.writing.
         # Timeouts (CONDUIT_DB_TIMEOUT): to connect, for a pooled connection, and for a statement,
@@ -49,14 +52,18 @@ def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
         bounded: dict[str, Any] = {"command_timeout": timeout + 1, "server_settings": {
             "statement_timeout": str(timeout * 1000),
             "idle_in_transaction_session_timeout": str(timeout * 1000)}} if serving else {}
-        return create_async_engine(
+        postgres = create_async_engine(
             settings.database_url,
             pool_size=settings.pool_size,
             max_overflow=0,
             pool_timeout=wait,
+            pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
             connect_args={"timeout": timeout, **bounded},
         )
+        # A connection that cannot be made or pinged, whatever the server's reason, is a 503.
+        event.listen(postgres.sync_engine, "handle_error", count_connect_failures_as_disconnects)
+        return postgres
 
     database = settings.url.database
     if database:

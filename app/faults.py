@@ -1,8 +1,17 @@
 """Which errors are faults of the database or Redis ("not now": answered 503 with Retry-After)
 rather than of this code or its input ("not this": a 4xx, or a logged 500).
 
-Matched narrowly, by what the driver reports, so that a programming mistake (a syntax error, a
-missing table, a bad parameter) is never hidden behind a "try again later".
+By class of cause, each matched by what the driver reports, so that a programming mistake (a
+syntax error, a missing table, a bad parameter) is never hidden behind a "try again later":
+
+- cannot connect: whatever the server's reason for refusing a new connection (not accepting
+  connections, starting up, shutting down, too many clients), or no server there at all; a wrong
+  password or database name is the deployment's mistake, not a passing fault;
+- connection lost: the server closed or terminated it (SQLAlchemy says "invalidated");
+- server shutting down, or an operator's intervention: SQLSTATE class 57;
+- read-only (a standby after a failover, ``default_transaction_read_only``): 25006;
+- too many connections, out of memory or disk: class 53; the pool's own wait for a connection;
+- timeouts: statement timeout (57014), a lock not available (55P03), connect and client timeouts.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from types import TracebackType
 from redis.exceptions import BusyLoadingError, MaxConnectionsError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -20,7 +30,12 @@ REDIS_FAULTS = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ReadO
 # PostgreSQL's SQLSTATE classes of "not now": connection exceptions, a read-only transaction,
 # insufficient resources (disk full, out of memory, too many connections), operator intervention
 # (statement timeout, shutdown, starting up) and system (I/O) errors.
-POSTGRES_FAULTS = ("08", "25006", "53", "57", "58")
+POSTGRES_FAULTS = ("08", "25006", "53", "55P03", "57", "58")
+# Refusals at connect time that a retry will not cure: invalid authorization (a wrong password or
+# role), an unknown database. Everything else the server says while refusing a connection
+# (55000 "not currently accepting connections", 57P03 "starting up", 53300 "too many clients")
+# is "not now".
+CONNECT_MISTAKES = ("28", "3D")
 # SQLite's primary result codes of "not now": BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN.
 SQLITE_FAULTS = frozenset({5, 6, 7, 8, 10, 13, 14})
 # Where an OSError or a timeout comes from the database's or Redis's client, not from the app.
@@ -47,6 +62,19 @@ def unavailable(error: BaseException) -> str | None:
         if module is not None:
             return "redis" if module.startswith(("redis.", "limits.")) else "database"
     return None
+
+
+def count_connect_failures_as_disconnects(context: ExceptionContext) -> None:
+    """SQLAlchemy's ``handle_error`` hook (app.db, PostgreSQL): an error raised while a connection
+    was being made or checked (``context.connection`` is None: the connect itself, or the pool's
+    pre-ping) means this request has no usable connection, whatever the SQLSTATE. Said as a
+    disconnect, it is answered 503 (``unavailable``) and a failed pre-ping makes the pool open a
+    fresh connection rather than raise. A wrong password or database name stays a mistake."""
+    error = context.sqlalchemy_exception
+    if context.connection is not None or context.is_disconnect or not isinstance(error, DBAPIError):
+        return
+    if not sqlstate(error).startswith(CONNECT_MISTAKES):
+        context.is_disconnect = True
 
 
 def sqlstate(error: DBAPIError) -> str:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from quart import Blueprint, current_app
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.config import Settings
 from app.db import get_database
+from app.faults import sqlstate
 from app.migrate import head_revision
 
 blueprint = Blueprint("health", __name__)
@@ -47,10 +48,10 @@ async def readyz() -> Answer:
     except TimeoutError:
         return _unavailable("database did not answer in time")
     except (SQLAlchemyError, OSError) as error:
-        current_app.logger.warning("readiness check failed: %s", error)
-        if "alembic_version" in str(error):
+        if _no_version_table(error):
             return _unavailable("database is not migrated (run: quart --app app db upgrade)")
-        return _unavailable(f"database does not answer: {type(error).__name__}")
+        current_app.logger.warning("readiness check failed: %s", str(error).split("\n")[0][:200])
+        return _unavailable(f"database unavailable ({_cause(error)})")
     if row is None:
         return _unavailable("database is not migrated")
     if row[0] != HEAD:
@@ -76,6 +77,27 @@ def sqlite_storage_problem(database: Path) -> str | None:
     if free < MIN_FREE_BYTES:
         return f"disk is full ({free // 1024} KiB free where the database is)"
     return None
+
+
+def _no_version_table(error: BaseException) -> bool:
+    """The server itself said the table is missing (not merely that a query naming it failed,
+    as a lost connection's error does: its text carries the SQL)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if sqlstate(error) == "42P01":  # PostgreSQL's undefined_table
+        return True
+    return (getattr(error.orig, "sqlite_errorcode", None) == 1  # SQLITE_ERROR
+            and "no such table: alembic_version" in str(error.orig))
+
+
+def _cause(error: BaseException) -> str:
+    """The driver's name for what went wrong (ConnectionRefusedError, ConnectionDoesNotExistError,
+    ObjectNotInPrerequisiteStateError ...): enough for an operator, nothing about the server."""
+    if isinstance(error, DBAPIError):
+        orig = error.orig
+        found = getattr(orig, "__cause__", None) or orig  # asyncpg's error behind the adapter's
+        return type(found).__name__
+    return type(error).__name__
 
 
 def _unavailable(reason: str) -> Answer:

@@ -14,6 +14,7 @@ from app.api.tokens import issue_token, read_token
 from app.config import Settings
 from app.db import get_database
 from app.domain import users
+from app.domain.limits import ID_MAX
 from app.domain.sessions import start_session
 from app.domain.users import get_account
 from app.models import User
@@ -218,6 +219,21 @@ async def test_bad_tampered_expired_and_orphaned_tokens_are_401(http: httpx.Asyn
     await db.commit()
     orphan = await http.get("/api/user", headers=auth(token))
     assert orphan.status_code == 401 and list(errors(orphan)) == ["token"]
+
+
+async def test_a_signed_token_for_an_id_past_the_id_range_is_401(http: httpx.AsyncClient,
+                                                                   app: Quart) -> None:
+    """Only the secret's holder can sign one, but it must not reach the database: PostgreSQL's
+    ids are 32-bit and asyncpg refused the parameter ("value out of int32 range"), a 500."""
+    settings = settings_of(app)
+    for subject in (ID_MAX + 1, 2**32, 10**17, 0):
+        token = jwt.encode({"sub": str(subject), "epoch": 0,
+                            "exp": datetime.now(UTC) + timedelta(hours=1)},
+                           settings.secret_key, algorithm="HS256")
+        for path in ("/api/user", "/api/articles"):  # protected, and optional-auth
+            response = await http.get(path, headers=auth(token))
+            assert response.status_code == 401, (subject, path, response.text)
+            assert list(errors(response)) == ["token"]
 
 
 async def test_bearer_scheme_is_accepted_too(http: httpx.AsyncClient) -> None:

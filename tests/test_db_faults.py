@@ -7,10 +7,8 @@ served by a real conduit-serve, and runs in its backend's pass of ``make test``.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,13 +18,17 @@ import pytest
 
 from app import create_app
 from app.migrate import upgrade
-from bench.servers import free_port, running_server
-from tests.conftest import ROOT
-from tests.faults import Cluster, fill, private_cluster, read_only_view, tiny_tmpfs
+from tests.faults import (
+    Cluster,
+    assert_unavailable,
+    fill,
+    private_cluster,
+    read_only_view,
+    served,
+    tiny_tmpfs,
+)
 
 DB_TIMEOUT_S = 2
-# A hang fails the test: every answer must come well inside this (pool wait + one statement).
-CLIENT_TIMEOUT_S = 20
 ARTICLE = {"title": "Kept", "description": "d", "body": "b", "tagList": ["faults"]}
 
 
@@ -35,13 +37,7 @@ def serve(tmp_path: Path) -> Callable[[str], Iterator[httpx.Client]]:
     def start(url: str, migrate: bool = True) -> Iterator[httpx.Client]:
         if migrate:
             upgrade(url)
-        port = free_port()
-        env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": url,
-               "CONDUIT_DB_TIMEOUT": str(DB_TIMEOUT_S)}
-        command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-        with running_server(command, probe=f"http://127.0.0.1:{port}/healthz", cwd=ROOT, env=env,
-                            log=tmp_path / "serve.log"), \
-                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=CLIENT_TIMEOUT_S) as http:
+        with served(url, tmp_path / "serve.log", db_timeout=DB_TIMEOUT_S) as http:
             yield http
     return start
 
@@ -59,13 +55,7 @@ def _write(http: httpx.Client, token: str, title: str, body: str = "b") -> httpx
 
 
 def _assert_unavailable(answer: httpx.Response) -> None:
-    assert answer.status_code == 503, (answer.status_code, answer.text[:300])
-    assert answer.headers["Retry-After"] == str(DB_TIMEOUT_S)
-    if answer.request.url.path.startswith("/api/"):
-        assert answer.json() == {"errors": {"database": [
-            "is unavailable just now; try again in a few seconds"]}}
-    else:
-        assert "503 Service Unavailable" in answer.text and "try again in a few seconds" in answer.text
+    assert_unavailable(answer, DB_TIMEOUT_S)
 
 
 def _not_ready(http: httpx.Client, reason: str) -> None:
@@ -122,7 +112,7 @@ def _down(cluster: Cluster, http: httpx.Client, token: str) -> None:
         _assert_unavailable(http.get("/api/articles"))
         _assert_unavailable(http.get("/"))
         _assert_unavailable(_write(http, token, "Lost?"))
-        _not_ready(http, "database does not answer")
+        _not_ready(http, "database unavailable")
     finally:
         cluster.start()
     _eventually_ok(http, "/api/articles")

@@ -12,6 +12,7 @@ from functools import lru_cache
 import jwt
 
 from app.config import Settings
+from app.domain.limits import ID_MAX
 from app.domain.records import Account
 
 ALGORITHM = "HS256"
@@ -59,7 +60,10 @@ def _verified(secret: str, token: str) -> tuple[int, int, float]:
     except jwt.InvalidTokenError:
         raise TokenError("is invalid") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 18:
+    # Ids are 32-bit on both backends (ID_MAX): a larger one names nobody, and PostgreSQL's driver
+    # would refuse it as a parameter (a 500) rather than find no account.
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) \
+            or len(subject) > 10 or not 1 <= int(subject) <= ID_MAX:
         raise TokenError("is invalid")
     epoch = claims["epoch"]
     if not isinstance(epoch, int) or isinstance(epoch, bool):
