@@ -5,6 +5,7 @@ expiry."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -28,7 +29,9 @@ class TokenError(Exception):
 
 def issue_token(settings: Settings, account: Account, *, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
+    # jti: two tokens issued in the same second differ, so one can be kept while the other dies.
     claims = {"sub": str(account.id), "epoch": account.token_epoch, "iat": now,
+              "jti": secrets.token_urlsafe(9),
               "exp": now + timedelta(seconds=settings.jwt_expiry_seconds)}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
