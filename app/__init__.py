@@ -8,6 +8,7 @@ from typing import Any
 from flask.templating import _default_template_ctx_processor as flask_default_processor
 from quart import Quart
 from quart.json.provider import DefaultJSONProvider
+from werkzeug.routing import BaseConverter
 
 from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
@@ -24,6 +25,14 @@ class JSONProvider(DefaultJSONProvider):
     sort_keys = False
 
 
+class ArticleSlug(BaseConverter):
+    """An article's slug in a route: any segment but ``feed``, which is the feed's own route, so
+    ``OPTIONS /api/articles/feed`` allows what the feed allows (GET), not an article's PUT and
+    DELETE too (no article is called "feed": app.domain.articles.RESERVED_SLUGS)."""
+
+    regex = r"(?!feed\Z)[^/]+"  # matched against the path segment alone
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     """Build an app. ``overrides`` are setting names (``database_url``...) that win over the env.
 
@@ -38,6 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     )
     # "/api/articles//favorite" must not be redirected (308, method kept) to "/api/articles/favorite".
     app.url_map.merge_slashes = False
+    app.url_map.converters["slug"] = ArticleSlug
     configure(app, settings)
     database = Database()
     database.init_app(app, settings)

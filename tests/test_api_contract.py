@@ -261,3 +261,11 @@ async def test_list_is_right_about_flags_for_the_viewer(http: httpx.AsyncClient,
     assert (mine["favorited"], mine["author"]["following"], mine["favoritesCount"]) == (True, True, 1)
     assert (theirs["favorited"], theirs["author"]["following"], theirs["favoritesCount"]) == (
         False, False, 1)
+
+
+async def test_options_on_the_feed_allows_only_what_the_feed_allows(http: httpx.AsyncClient) -> None:
+    """Before: "Allow: OPTIONS, GET, DELETE, HEAD, PUT" (the route of an article matched too)."""
+    answer = await http.options("/api/articles/feed")
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+    article = await http.options("/api/articles/some-slug")
+    assert {"GET", "PUT", "DELETE"} <= set(article.headers["Allow"].replace(" ", "").split(","))

@@ -94,14 +94,14 @@ async def create_article(data: NewArticleBody) -> tuple[Json, int]:
     return article_envelope(record), 201
 
 
-@blueprint.get("/articles/<slug>")
+@blueprint.get("/articles/<slug:slug>")
 @answers(ArticleEnvelope, 200, 401, 404, 422)
 async def get_article(slug: str) -> Json:
     """A slug the article had before a rename answers 301 to its current URL (app.renamed)."""
     return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
 
 
-@blueprint.put("/articles/<slug>")
+@blueprint.put("/articles/<slug:slug>")
 @login_required
 @json_body(ArticleChangesBody)
 @answers(ArticleEnvelope, 200, 403, 404, 409, 422)
@@ -118,7 +118,7 @@ async def update_article(slug: str, data: ArticleChangesBody) -> Json:
     return article_envelope(record)
 
 
-@blueprint.delete("/articles/<slug>")
+@blueprint.delete("/articles/<slug:slug>")
 @login_required
 @answers(None, 204, 403, 404, 422)
 async def delete_article(slug: str) -> Response:
