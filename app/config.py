@@ -59,6 +59,8 @@ class Settings:
     # Seconds a request waits for the database: to connect, for a statement, for a pooled connection
     # (and, on SQLite, for the write lock). Past it the answer is 503 with Retry-After, not a hang.
     db_timeout: int = 5
+    # PostgreSQL: a pooled connection idle this many seconds is pinged before use (0: every time).
+    db_ping_idle: int = 1
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
     session_cookie_secure: bool = False
@@ -188,6 +190,8 @@ def load_settings(
         raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
     if not 1 <= settings.db_timeout <= 300:
         raise ConfigError("CONDUIT_DB_TIMEOUT must be between 1 and 300 seconds")
+    if not 0 <= settings.db_ping_idle <= 3600:
+        raise ConfigError("CONDUIT_DB_PING_IDLE must be between 0 and 3600 seconds")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
         raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
     if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:

@@ -40,11 +40,13 @@ UNAVAILABLE = {"errors": {"database": ["is unavailable just now; try again in a 
 
 
 @contextmanager
-def served(url: str, log: Path, *, db_timeout: int, workers: int = 1) -> Iterator[httpx.Client]:
-    """A real conduit-serve on ``url`` (already migrated), and a client for it."""
+def served(url: str, log: Path, *, db_timeout: int, workers: int = 1,
+           settings: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    """A real conduit-serve on ``url`` (already migrated), and a client for it (``settings``:
+    more CONDUIT_ variables)."""
     port = free_port()
     env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": url,
-           "CONDUIT_DB_TIMEOUT": str(db_timeout)}
+           "CONDUIT_DB_TIMEOUT": str(db_timeout), **(settings or {})}
     command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers)]
     with running_server(command, probe=f"http://127.0.0.1:{port}/healthz", cwd=ROOT, env=env,

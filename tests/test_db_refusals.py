@@ -62,7 +62,10 @@ def test_postgresql_refusing_connections_is_503_and_killed_connections_never_rea
         tmp_path: Path) -> None:
     with own_pg_database() as database:
         upgrade(database.url)
-        with served(database.url, tmp_path / "serve.log", db_timeout=DB_TIMEOUT_S) as http:
+        # Every pooled connection pinged before use, however briefly idle (the default waits a
+        # second of idleness; here the connections are killed a moment after their last use).
+        with served(database.url, tmp_path / "serve.log", db_timeout=DB_TIMEOUT_S,
+                    settings={"CONDUIT_DB_PING_IDLE": "0"}) as http:
             token = _sign_up(http)
             assert _write(http, token, "Before").status_code == 201
             with ThreadPoolExecutor(len(READS)) as pool:  # every pooled connection opened
