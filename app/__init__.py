@@ -86,6 +86,7 @@ def configure(app: Quart, settings: Settings) -> None:
         SECRET_KEY=settings.secret_key,
         TESTING=settings.env == "testing",
         MAX_CONTENT_LENGTH=settings.max_content_length,
+        BODY_TIMEOUT=settings.body_timeout,  # Quart's: 408 when the body is not in by then
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,

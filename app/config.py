@@ -63,6 +63,10 @@ class Settings:
     db_ping_idle: int = 1
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
+    # Seconds a request's body has to arrive in full once the app asks for it (408 and the
+    # connection closed past it): a client trickling a body cannot hold a connection for long.
+    # The headers' deadline is Hypercorn's keep_alive_timeout (hypercorn.toml).
+    body_timeout: int = 10
     session_cookie_secure: bool = False
     jwt_expiry_seconds: int = 14 * 24 * 3600  # API tokens (Authorization: Token <jwt>)
     cors_origins: str = "*"  # comma-separated origins allowed to call /api from a browser
@@ -192,6 +196,8 @@ def load_settings(
         raise ConfigError("CONDUIT_DB_TIMEOUT must be between 1 and 300 seconds")
     if not 0 <= settings.db_ping_idle <= 3600:
         raise ConfigError("CONDUIT_DB_PING_IDLE must be between 0 and 3600 seconds")
+    if not 1 <= settings.body_timeout <= 300:
+        raise ConfigError("CONDUIT_BODY_TIMEOUT must be between 1 and 300 seconds")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
         raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
     if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:

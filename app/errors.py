@@ -34,6 +34,9 @@ def json_errors(status: int, description: str) -> dict[str, list[str]]:
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return {"body": [f"is too large (the limit is {limit} bytes)" if limit else "is too large"]}
+    if status == 408:
+        limit = current_app.config.get("BODY_TIMEOUT")
+        return {"body": [f"did not arrive within {limit} seconds"]}
     subject, _, rest = description.partition(" ")
     if status == 503 and rest.startswith("is unavailable"):  # "database is unavailable ..."
         return {subject: [rest]}

@@ -82,7 +82,10 @@ def close_idle_http2() -> None:
 def run_worker(function: WorkerFunc, config: Config, sockets: Sockets, shutdown: Event,
                master: int) -> None:
     """A worker process's entry point (spawned: it must be importable and its arguments picklable)."""
+    from app.live.transport import publish_connections  # the app's package: in workers only
+
     close_idle_http2()
+    publish_connections()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform == "linux":
@@ -221,6 +224,9 @@ def serve(config: Config) -> int:
     if config.workers == 0 or config.use_reloader:
         from hypercorn.run import run
 
+        from app.live.transport import publish_connections
+
+        publish_connections()
         return run(config)
     if config.pid_path is not None:
         write_pid_file(config.pid_path)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from quart import websocket
 
 from app.domain.errors import NotFound
+from app.live import transport
 from app.live.hub import GOING_AWAY, Event, Hub, Subscription
 
 # The close codes a client sees: GOING_AWAY (1001) and TOO_SLOW (4008) from app.live.hub, and:
@@ -31,7 +32,9 @@ NO_PONG = 4000  # no answer to the last heartbeat
 BAD_MESSAGE = 4400  # not a message this server knows
 PONG = '{"type":"pong"}'
 MESSAGE_MAX = 1024  # what a client sends is a pong: anything bigger is not one of ours
-CLOSE_WAIT_S = 2.0  # a peer that reads nothing does not hold the handler up
+# For the close frame to be written and acknowledged (a reader that is slow, not stuck, gets its
+# 4008: ~130 KB to read before it); past it the connection is reset (app/live/transport.py).
+CLOSE_WAIT_S = 10.0
 AFTER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true)
 ARTICLE_KINDS = frozenset({"comment.created", "comment.deleted", "article.favorited",
                            "article.unfavorited"})
@@ -123,7 +126,12 @@ class Sockets:
 
 
 async def stream(hub: Hub, want: Want, ping_s: float, subprotocol: str | None = None) -> None:
-    """Accept, subscribe, and send until the client leaves or the socket is cut."""
+    """Accept, subscribe, and send until the client leaves or the socket is cut. Returns once
+    the connection has nothing left to send (the close frame arrived) or was reset: a peer that
+    stopped reading pins no kernel memory after it, and its slot is not given back before."""
+    connection = transport.current(websocket.http_version)
+    if connection is not None:
+        connection.limit_send_buffer()
     await websocket.accept(subprotocol=subprotocol)
     sub, start, reload = await hub.subscribe(want.match, want.after)
     try:
@@ -138,8 +146,13 @@ async def stream(hub: Hub, want: Want, ping_s: float, subprotocol: str | None = 
                 task.cancel()
         assert sub.closing is not None
         code, reason = sub.closing
+        deadline = asyncio.get_running_loop().time() + CLOSE_WAIT_S
         with contextlib.suppress(Exception, TimeoutError):
             await asyncio.wait_for(websocket.close(code, reason), CLOSE_WAIT_S)
+        if connection is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            if not await connection.delivered(within=max(left, 0.0)):
+                await connection.reset()
     finally:
         hub.unsubscribe(sub)
 
