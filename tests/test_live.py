@@ -18,7 +18,7 @@ from app import create_app
 from app.db import get_database
 from app.live.socket import BAD_MESSAGE, NO_PONG, TOO_BIG
 from app.models import LiveEvent
-from tests.api_helpers import auth, new_article, register
+from tests.api_helpers import PASSWORD, auth, new_article, register
 
 WAIT_S = 5.0
 
@@ -136,9 +136,11 @@ async def test_a_subscription_that_cannot_be_is_refused_with_its_status(
 
 
 async def test_a_bad_or_revoked_token_is_refused(client: Any, http: httpx.AsyncClient) -> None:
-    token = await register(http, "someone")
+    changer = await register(http, "someone")
+    token = (await http.post("/api/users/login", json={"user": {  # another of the account's tokens
+        "email": "someone@example.test", "password": PASSWORD}})).json()["user"]["token"]
     assert (await refused(client, "/api/live?feed=global", headers={"Authorization": "Token nope"}))[0] == 401
-    await http.put("/api/user", json={"user": {"password": "a new password 123"}}, headers=auth(token))
+    await http.put("/api/user", json={"user": {"password": "a new password 123"}}, headers=auth(changer))
     status, body = await refused(client, "/api/live?feed=global", headers=auth(token))
     assert status == 401 and "revoked" in body
     fresh = (await http.post("/api/users/login", json={"user": {
