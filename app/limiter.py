@@ -145,8 +145,12 @@ class Limiter:
             await self.strategy.hit(per_account, "signin", "account", identity(account))
 
     async def signed_in(self, address: str, account: str) -> None:
+        """Mark this address known to the account for 30 days from now (a fixed window would
+        end 30 days after the first sign-in, however often the owner signed in since)."""
         if self.storage is not None:
-            await self.strategy.hit(KNOWN, "signin", "known", identity(f"{account} {address}"))
+            key = identity(f"{account} {address}")
+            await self.strategy.clear(KNOWN, "signin", "known", key)
+            await self.strategy.hit(KNOWN, "signin", "known", key)
 
     async def failed(self, name: str, account: str) -> None:
         """A try at ``account`` failed (a wrong password): it counts against the account's limit."""

@@ -75,6 +75,11 @@ async def recent_comments(session: AsyncSession, *, limit: int = 20, offset: int
 async def delete_comment(session: AsyncSession, comment_id: int) -> None:
     """Delete any comment (admins only: the caller checks). NotFound when it is already gone."""
     async with writing(session):
+        # Its article first, FOR KEY SHARE, as comments.delete_comment does (no circle with a
+        # deletion of the article).
+        on = select(Comment.article_id).where(Comment.id == comment_id).scalar_subquery()
+        await session.execute(select(Article.id).where(Article.id == on)
+                              .with_for_update(read=True, key_share=True))
         removed = (await session.execute(delete(Comment).where(Comment.id == comment_id)
                                          .returning(Comment.article_id))).first()
         if removed is None:

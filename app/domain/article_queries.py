@@ -176,8 +176,10 @@ def _keys(filters: tuple[str, ...], side: str) -> Select[Any]:
     A combination of filters has no index of its own: its candidates are the newest
     ``COUNT_BOUND`` (plus ``:offset``) of its lead filter's articles past the cursor, and the page
     is those of them that pass the other filters. So a page never reads more than that many index
-    entries however the filters overlap (not at all, at worst), and a list's matches older than the
-    newest 10,000 of the lead's are reached by cursor, page by page, not in one answer."""
+    entries however the filters overlap (not at all, at worst). The price: a match older than the
+    newest 10,000 of the lead's articles past the cursor is found only when a page of matches
+    leads there (a cursor from a full page); one behind 10,000 non-matching articles is not
+    listed (a known limit: see the README)."""
     combined = len(filters) > 1
     id_, at, where = _source((_lead(filters),) if combined else filters)
     keys = _ordered(select(id_.label("id"), at.label("at")).where(*where, *_beyond(at, id_, side)),

@@ -393,9 +393,12 @@ async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> ArticleR
     if not is_clean(slug):
         raise NotFound("article")
     async with writing(session):
-        removed = (await session.execute(delete(Favorite).where(
-            Favorite.user_id == user_id,
-            Favorite.article_id == select(Article.id).where(Article.slug == slug).scalar_subquery())
+        # The article first, FOR KEY SHARE: a deletion of it meanwhile is waited for (it would
+        # wait for this favorite's row in turn, while this waited to move its counter: a circle).
+        article_id = await session.scalar(select(Article.id).where(Article.slug == slug)
+                                          .with_for_update(read=True, key_share=True))
+        removed = None if article_id is None else (await session.execute(delete(Favorite).where(
+            Favorite.user_id == user_id, Favorite.article_id == article_id)
             .returning(Favorite.article_id))).first()
         return await _favorites_changed(session, "article.unfavorited", removed, -1, user_id, slug)
 

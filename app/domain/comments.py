@@ -110,11 +110,12 @@ async def delete_comment(session: AsyncSession, slug: str, comment_id: int, user
         raise NotFound("article")
     a, c = ARTICLES, COMMENTS
     async with writing(session):
-        # The article, and the comment's author if the comment is on it: NotFound says which is missing.
+        # The article, and the comment's author if the comment is on it: NotFound says which is
+        # missing. The article FOR KEY SHARE: its deletion meanwhile is waited for (see unfavorite).
         found = (await session.execute(
             select(a.c.id, c.c.author_id)
             .select_from(a.outerjoin(c, (c.c.article_id == a.c.id) & (c.c.id == min(comment_id, ID_MAX))))
-            .where(a.c.slug == slug))).first()
+            .where(a.c.slug == slug).with_for_update(read=True, key_share=True, of=a))).first()
         if found is None:
             raise NotFound("article")
         if found.author_id is None or not 0 < comment_id <= ID_MAX:
