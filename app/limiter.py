@@ -105,19 +105,15 @@ class Limiter:
                 await self.pool.aclose()
             self.storage = self.pool = None
 
-    async def hit(self, name: str, address: str, account: str | None, *,
-                  count_account: bool = True) -> None:
-        """Count one try against the rule's address limit and (unless ``count_account`` is False:
-        then only checked) its account limit; RateLimited over either."""
+    async def hit(self, name: str, address: str, account: str | None) -> None:
+        """Count one try against the rule's address limit and its account limit; RateLimited
+        over either."""
         if self.storage is None:
             return
         per_address, per_account = self.items[name]
         await self._hit(name, per_address, "address", address)
         if per_account is not None and account is not None:
-            if count_account:
-                await self._hit(name, per_account, "account", account)
-            else:
-                await self._check(name, per_account, "account", account)
+            await self._hit(name, per_account, "account", account)
 
     async def hit_signin(self, address: str, account: str) -> None:
         """One sign-in try: counted against the address; refused when this address got the
@@ -151,12 +147,6 @@ class Limiter:
             key = identity(f"{account} {address}")
             await self.strategy.clear(KNOWN, "signin", "known", key)
             await self.strategy.hit(KNOWN, "signin", "known", key)
-
-    async def failed(self, name: str, account: str) -> None:
-        """A try at ``account`` failed (a wrong password): it counts against the account's limit."""
-        _, per_account = self.items[name]
-        if self.storage is not None and per_account is not None:
-            await self.strategy.hit(per_account, name, "account", identity(account))
 
     async def _hit(self, name: str, item: RateLimitItem, kind: str, who: str) -> None:
         key = identity(who)
@@ -242,13 +232,12 @@ def _limiter() -> Limiter:
     return limiter
 
 
-async def limit(name: str, account: str | int | None = None, *, count_account: bool = True) -> None:
+async def limit(name: str, account: str | int | None = None) -> None:
     """Count one try at ``name`` (a RULES key) for this client, and for ``account`` if given
-    (``count_account=False``: only check it; ``failed`` counts it when the try fails)."""
+    (sign-in has its own: ``limit_signin``)."""
     limiter = _limiter()
     if limiter.storage is not None:
-        await limiter.hit(name, client_address(limiter.proxies), account_key(account),
-                          count_account=count_account)
+        await limiter.hit(name, client_address(limiter.proxies), account_key(account))
 
 
 async def limit_signin(email: str | None) -> None:
@@ -266,13 +255,6 @@ async def signed_in(email: str | None) -> None:
     """The password was right: this address is known to the account for 30 days."""
     limiter = _limiter()
     await limiter.signed_in(client_address(limiter.proxies), account_key(email) or "")
-
-
-async def failed(name: str, account: str | None) -> None:
-    """A try at ``account`` failed: count it against the account (see ``limit``)."""
-    key = account_key(account)
-    if key is not None:
-        await _limiter().failed(name, key)
 
 
 def account_key(account: str | int | None) -> str | None:

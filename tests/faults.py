@@ -26,6 +26,7 @@ import httpx
 
 from bench.servers import (
     PG_ADMIN_URL,
+    ROOT,
     create_pg_database,
     drop_pg_database,
     free_port,
@@ -33,7 +34,6 @@ from bench.servers import (
     running_server,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 # A hang fails the test: every answer must come well inside this (pool wait + one statement).
 CLIENT_TIMEOUT_S = 20
 UNAVAILABLE = {"errors": {"database": ["is unavailable just now; try again in a few seconds"]}}
