@@ -64,12 +64,13 @@ test: $(STAMP) lint browser haproxy test-sqlite test-postgres
 
 # Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work
 # here); the benchmark smoke test uses wrk. Both come from Debian's packages. The accessibility
-# test injects axe-core, from npm (package.json, pinned by package-lock.json).
+# test injects axe-core, from npm (package.json, pinned by package-lock.json), which also has newman
+# for RealWorld's Postman collection (python -m bench.realworld).
 browser:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v wrk >/dev/null; then \
 		echo "installing Debian's chromium and wrk for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk; fi
-	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
+	@test -f node_modules/axe-core/axe.min.js -a -x node_modules/.bin/newman || npm ci --no-audit --no-fund --silent
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -145,3 +145,33 @@ def running_server(command: list[str], *, probe: str, log: Path, cwd: Path = ROO
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def fresh_production_server(backend: str, work: Path) -> Iterator[str]:
+    """A production-mode ``conduit-serve`` (one worker, rate limits off: every request comes from
+    one address) on a new, migrated, empty database of ``backend``, dropped afterwards; yields
+    its base URL. For the outside suites (schemathesis, RealWorld's Postman collection)."""
+    import secrets
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    name = f"conduit_outside_{secrets.token_hex(4)}"
+    url = f"sqlite+aiosqlite:///{work / 'outside.db'}" if backend == "sqlite" else pg_url(name)
+    if backend != "sqlite":
+        create_pg_database(name)
+    try:
+        env = {**os.environ, "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
+               "CONDUIT_SECRET_KEY": secrets.token_urlsafe(48), "CONDUIT_RATE_LIMITS": "false",
+               "CONDUIT_LOG_LEVEL": "WARNING"}
+        subprocess.run([str(bin_dir / "quart"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with running_server([str(bin_dir / "conduit-serve"), "--bind", f"127.0.0.1:{port}",
+                             "--workers", "1", "--access-logfile", "/dev/null"],
+                            probe=f"{base}/healthz", env=env, log=work / "server.log", timeout=60):
+            yield base
+    finally:
+        if backend != "sqlite":
+            drop_pg_database(name)

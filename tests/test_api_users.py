@@ -291,7 +291,10 @@ async def test_unknown_profile_is_404_and_auth_comes_before_existence(http: http
     assert unfollow.status_code == 404
 
 
-async def test_following_yourself_is_422(http: httpx.AsyncClient) -> None:
+async def test_following_yourself_is_403(http: httpx.AsyncClient) -> None:
+    # 403, not 422: the request is well formed (the OpenAPI document cannot tell it apart).
     token = await register(http, "jake")
     response = await http.post("/api/profiles/jake/follow", headers=auth(token))
-    assert response.status_code == 422 and list(errors(response)) == ["profile"]
+    assert response.status_code == 403
+    assert errors(response) == {"profile": ["cannot follow yourself"]}
+

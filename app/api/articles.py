@@ -55,13 +55,16 @@ async def list_articles(query_args: ArticleQuery) -> Response:
     page = await articles.list_articles(
         get_db(), viewer_id=viewer_id(), limit=min(query_args.limit, LIMIT_MAX),
         offset=query_args.offset, before=query_args.before, after=query_args.after, **filters)
-    return _linked(page, "api.list_articles", filters)
+    return _linked(page, "api.list_articles", filters, query_args)
 
 
-def _linked(page: Page[ArticleRecord], endpoint: str, args: dict[str, Any]) -> Response:
-    """The page as the spec shapes it, with a ``Link`` header to its neighbours by cursor."""
+def _linked(page: Page[ArticleRecord], endpoint: str, args: dict[str, Any],
+            query_args: PageQuery) -> Response:
+    """The page as the spec shapes it, with a ``Link`` header to its neighbours by cursor (the
+    next page of one between two cursors stays above the lower one)."""
     response = jsonify(articles_envelope(page))
-    sides: list[tuple[str, dict[str, Any]]] = [("next", {"before": page.older}),
+    floor = {"after": query_args.after} if query_args.before and query_args.after else {}
+    sides: list[tuple[str, dict[str, Any]]] = [("next", {"before": page.older, **floor}),
                                                ("prev", {"after": page.newer})]
     links = [f'<{url_for(endpoint, **args, limit=page.limit, **cursor)}>; rel="{rel}"'
              for rel, cursor in sides if None not in cursor.values()]
@@ -79,7 +82,7 @@ async def feed(query_args: PageQuery) -> Response:
     page = await articles.feed(get_db(), current_user().id, limit=min(query_args.limit, LIMIT_MAX),
                                offset=query_args.offset, before=query_args.before,
                                after=query_args.after)
-    return _linked(page, "api.feed", {})
+    return _linked(page, "api.feed", {}, query_args)
 
 
 @blueprint.post("/articles")

@@ -21,7 +21,7 @@ DOCS_DIR = PROJECT_ROOT / "static" / "api-docs"
 ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorsOut"}}}
 ERROR_MEANINGS = {
     401: "Unauthorized: the token is missing, malformed, expired or invalid",
-    403: "Forbidden: the resource is someone else's",
+    403: "Forbidden: the resource is someone else's (or the profile is the caller's own, to follow)",
     404: "Not found: the key names the resource (article, profile, comment)",
     409: "Conflict: the value is taken (username, email, slug)",
     422: "Unprocessable: a field is blank, too long, of the wrong type or not allowed",
@@ -54,6 +54,8 @@ class ApiOnlyProvider(OpenAPIProvider):
                 responses["default"] = {"description": "Any other error (400, 405, 413, 415, 503), "
                                         "in the same shape", "content": ERROR_SCHEMA}
                 operation["responses"] = responses
+                if "requestBody" in operation:  # a JSON body is never optional here
+                    operation["requestBody"]["required"] = True
                 for parameter in operation.get("parameters", []):
                     if parameter.get("name") == "comment_id":  # digits (any other text: 404)
                         parameter["schema"] = {"type": "integer", "minimum": 1}

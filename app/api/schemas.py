@@ -14,10 +14,11 @@ production. Names are the spec's camelCase.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api import field_rules as rules
 from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX, TAGS_MAX
 from app.domain.records import Account, ArticleRecord, Page
 from app.domain.shapes import article_json, comment_json, profile_json, timestamp
@@ -27,16 +28,50 @@ __all__ = ["article_json", "comment_json", "profile_json", "timestamp"]  # shape
 # Requests -------------------------------------------------------------------------------------
 
 
-def required(*names: str) -> ConfigDict:
-    """Document ``names`` as required (a missing one is the domain's "can't be blank")."""
-    return ConfigDict(json_schema_extra={"required": list(names)})
+def required(*names: str, at_least_one: tuple[str, ...] = ()) -> ConfigDict:
+    """Document ``names`` as required (a missing one is the domain's "can't be blank"), or one of
+    ``at_least_one``; a field that may be left out has no documented default (null is not one)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for field in schema.get("properties", {}).values():
+            if "default" in field and field["default"] is None:
+                del field["default"]
+        if names:
+            schema["required"] = list(names)
+        if at_least_one:
+            schema.update(rules.at_least_one_of(*at_least_one))
+
+    return ConfigDict(json_schema_extra=extra)
+
+
+CURSOR = ("a cursor, from the Link header of the page before: the page {} than it, read from one index "
+          "descent however deep (an offset walks every entry before it). With both before and after: "
+          "the articles between the two, newest first; with an offset: that many past the cursor skipped")
+
+
+# Fields the domain judges (``str | None`` here), each documented as what the domain accepts.
+Username = Annotated[str | None, rules.documented(rules.USERNAME)]
+Email = Annotated[str | None, rules.documented(rules.EMAIL)]
+Password = Annotated[str | None, rules.documented(rules.PASSWORD)]
+SignInEmail = Annotated[str | None, rules.documented(rules.SIGN_IN_EMAIL)]
+SignInPassword = Annotated[str | None, rules.documented(rules.SIGN_IN_PASSWORD)]
+Bio = Annotated[str | None, rules.documented(rules.BIO)]
+Image = Annotated[str | None, rules.documented(rules.IMAGE)]
+Title = Annotated[str | None, rules.documented(rules.TITLE)]
+Description = Annotated[str | None, rules.documented(rules.DESCRIPTION)]
+Body = Annotated[str | None, rules.documented(rules.BODY)]
+CommentBody = Annotated[str | None, rules.documented(rules.COMMENT)]
+Older = Annotated[str | None, rules.documented(rules.cursor(CURSOR.format("older")))]
+Newer = Annotated[str | None, rules.documented(rules.cursor(CURSOR.format("newer")))]
+Filter = Annotated[str | None, rules.documented(rules.FILTER)]
+UserFilter = Annotated[str | None, rules.documented(rules.USER_FILTER)]
 
 
 class NewUser(BaseModel):
     model_config = required("username", "email", "password")
-    username: str | None = None
-    email: str | None = None
-    password: str | None = None
+    username: Username = None
+    email: Email = None
+    password: Password = None
 
 
 class NewUserBody(BaseModel):
@@ -45,8 +80,8 @@ class NewUserBody(BaseModel):
 
 class LoginUser(BaseModel):
     model_config = required("email", "password")
-    email: str | None = None
-    password: str | None = None
+    email: SignInEmail = None
+    password: SignInPassword = None
 
 
 class LoginBody(BaseModel):
@@ -56,11 +91,12 @@ class LoginBody(BaseModel):
 class UserChanges(BaseModel):
     """Omitted fields stay as they are; at least one is needed. "" or null clears bio and image."""
 
-    email: str | None = None
-    username: str | None = None
-    password: str | None = None
-    bio: str | None = None
-    image: str | None = None
+    model_config = required(at_least_one=("email", "username", "password", "bio", "image"))
+    email: Email = None
+    username: Username = None
+    password: Password = None
+    bio: Bio = None
+    image: Image = None
 
 
 class UserChangesBody(BaseModel):
@@ -69,10 +105,10 @@ class UserChangesBody(BaseModel):
 
 class NewArticle(BaseModel):
     model_config = required("title", "description", "body")
-    title: str | None = None
-    description: str | None = None
-    body: str | None = None
-    tagList: list[str] = Field(default_factory=list)
+    title: Title = None
+    description: Description = None
+    body: Body = None
+    tagList: Annotated[list[str], rules.documented(rules.TAGS)] = Field(default_factory=list)
 
 
 class NewArticleBody(BaseModel):
@@ -82,10 +118,11 @@ class NewArticleBody(BaseModel):
 class ArticleChanges(BaseModel):
     """Omitted fields stay; ``tagList: []`` removes every tag, ``tagList: null`` is refused."""
 
-    title: str | None = None
-    description: str | None = None
-    body: str | None = None
-    tagList: list[str] | None = None
+    model_config = required()
+    title: Title = None
+    description: Description = None
+    body: Body = None
+    tagList: Annotated[list[str] | None, rules.documented(rules.TAGS)] = None
 
 
 class ArticleChangesBody(BaseModel):
@@ -94,22 +131,19 @@ class ArticleChangesBody(BaseModel):
 
 class NewComment(BaseModel):
     model_config = required("body")
-    body: str | None = None
+    body: CommentBody = None
 
 
 class NewCommentBody(BaseModel):
     comment: NewComment
 
 
-CURSOR = ("a cursor, from the Link header of the page before: the page {} than it, read from one index "
-          "descent however deep (an offset walks every entry before it); not with offset")
-
-
 class PageQuery(BaseModel):
+    model_config = required()
     limit: int = Field(20, ge=1, description=f"page size; above {LIMIT_MAX} it is {LIMIT_MAX}")
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
-    before: str | None = Field(None, max_length=64, description=CURSOR.format("older"))
-    after: str | None = Field(None, max_length=64, description=CURSOR.format("newer"))
+    before: Older = None
+    after: Newer = None
 
 
 class TagsQuery(BaseModel):
@@ -119,9 +153,9 @@ class TagsQuery(BaseModel):
 
 
 class ArticleQuery(PageQuery):
-    tag: str | None = None
-    author: str | None = None
-    favorited: str | None = None
+    tag: Filter = None
+    author: UserFilter = None
+    favorited: UserFilter = None
 
 
 # Answers (documented, and checked against every answer in the tests) --------------------------

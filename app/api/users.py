@@ -99,7 +99,7 @@ async def get_profile(username: str) -> Json:
 
 @blueprint.post("/profiles/<username>/follow")
 @login_required
-@answers(ProfileEnvelope, 200, 404, 422)
+@answers(ProfileEnvelope, 200, 403, 404, 422)
 async def follow(username: str) -> Json:
     return {"profile": profile_json(await users.follow(get_db(), current_user().id, username))}
 

@@ -5,6 +5,7 @@ before it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,10 +26,17 @@ class Cursor:
         return f"{(self.at - EPOCH) // MICROSECOND}.{self.id}"
 
 
+# What a cursor looks like, as the API documents it. "(?!\n)": Python's "$" (not ECMAScript's)
+# also matches before a final newline, which a cursor never has.
+CURSOR_PATTERN = r"^[0-9]{1,18}\.[0-9]{1,10}(?!\n)$"
+CURSOR_RE = re.compile(CURSOR_PATTERN)
+
+
 def parse_cursor(field: str, text: str) -> Cursor:
-    """The cursor ``text`` names; Invalid (for ``field``) when it names none."""
-    micros, dot, id_ = text.partition(".")
-    if (dot and micros.isascii() and micros.isdigit() and id_.isascii() and id_.isdigit()
-            and len(micros) <= 18 and int(micros) <= LATEST and 0 < int(id_) <= ID_MAX):
-        return Cursor(EPOCH + int(micros) * MICROSECOND, int(id_))
+    """The cursor ``text`` names; Invalid (for ``field``) when it is not one. A key past the
+    largest there can be (a time after 9999, an id past 32 bits) is that largest: no article
+    lies beyond it, so the page is the same."""
+    if CURSOR_RE.fullmatch(text):
+        micros, _, id_ = text.partition(".")
+        return Cursor(EPOCH + min(int(micros), LATEST) * MICROSECOND, min(int(id_), ID_MAX))
     raise Invalid({field: ["is not a valid cursor (use the one a page's links give)"]})

@@ -20,8 +20,8 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    def __init__(self, subject: str) -> None:
-        super().__init__({subject: ["forbidden"]})
+    def __init__(self, subject: str, why: str = "forbidden") -> None:
+        super().__init__({subject: [why]})
 
 
 class Conflict(DomainError):
@@ -32,7 +32,7 @@ class Conflict(DomainError):
 
 
 class Invalid(DomainError):
-    """Input that is well-formed but not acceptable (blank, too long, self-follow)."""
+    """Input that is well-formed but not acceptable (blank, too long)."""
 
 
 def check_all(*checks: Callable[[], Any]) -> list[Any]:

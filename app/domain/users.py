@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import counters
 from app.domain._sql import end_reading, insert_ignore, read, writing
-from app.domain.errors import Conflict, Invalid, InvalidCredentials, NotFound, check_all
+from app.domain.errors import Conflict, Forbidden, Invalid, InvalidCredentials, NotFound, check_all
 from app.domain.limits import (
     BIO_MAX,
     BLANK,
@@ -104,13 +104,14 @@ def clean_password(value: str | None) -> str:
 
 
 def _optional_text(field: str, value: str | None, limit: int) -> str | None:
-    """Empty means "none": an empty bio or image is stored as null."""
+    """Empty means "none": an empty bio or image is stored as null. The limit counts what was
+    sent (white space included), as the API documents it."""
+    if value is not None and len(value) > limit:
+        raise Invalid({field: [too_long(limit)]})
     if value is None or not value.strip():
         return None
     if field == "image":
         value = value.strip()
-    if len(value) > limit:
-        raise Invalid({field: [too_long(limit)]})
     clean_text(field, value)
     if field == "image" and not (value.lower().startswith(("https://", "http://"))
                                  or INLINE_IMAGE_RE.fullmatch(value)):
@@ -292,7 +293,7 @@ async def follow(session: AsyncSession, viewer_id: int, username: str) -> Profil
     if user is None:
         raise NotFound("profile")
     if user.id == viewer_id:
-        raise Invalid({"profile": ["cannot follow yourself"]})
+        raise Forbidden("profile", "cannot follow yourself")
     async with writing(session):
         await insert_ignore(session, Follow, follower_id=viewer_id, followee_id=user.id)
     return profile_of(user, True)

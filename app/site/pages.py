@@ -10,7 +10,7 @@ from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from app.db import get_db
-from app.domain import Conflict, Invalid, articles, users
+from app.domain import Conflict, Forbidden, Invalid, articles, users
 from app.domain.users import UNSET
 from app.limiter import limit
 from app.live import get_live
@@ -90,7 +90,7 @@ async def follow(username: str) -> ResponseReturnValue:
     back = await form_next(url_for("site.profile", username=username))
     try:
         profile = await users.follow(get_db(), signed_in_user().id, username)
-    except Invalid as error:
+    except Forbidden as error:  # following yourself
         await flash(f"You cannot do that: {error}.", "error")
     else:
         await flash(f"You follow {profile.username} now.", "success")
