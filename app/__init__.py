@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter
 
 from app.config import PROJECT_ROOT, Settings, load_settings
 from app.db import Database
+from app.domain import passwords
 from app.guard import Guard
 from app.limiter import Limiter
 from app.live import Live
@@ -39,6 +40,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     A bad setting raises ``ConfigError`` (a SystemExit): one line on stderr, no traceback.
     """
     settings = load_settings(overrides=overrides)
+    passwords.use_test_cost(settings.env == "testing")
     app = Quart(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),

@@ -49,17 +49,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backend(name): runs in that backend's pass only (a fault "
                             "test that breaks a database of its own kind)")
+    config.addinivalue_line("markers", "once: what it tests does not depend on the database "
+                            "backend (a browser, the lab, a server's transport, a tool): it runs "
+                            "in the SQLite pass only")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked for the other backend are deselected (not skipped): each runs once per
-    ``make test``, in its own backend's pass."""
+    """Tests marked for the other backend, and ``once`` tests outside the SQLite pass, are
+    deselected (not skipped): each runs once per ``make test``, in its own backend's pass."""
     chosen = config.getoption("--db")
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         marker = item.get_closest_marker("backend")
-        (drop if marker is not None and marker.args[0] != chosen else keep).append(item)
+        once = item.get_closest_marker("once") is not None
+        wanted = marker.args[0] if marker is not None else "sqlite" if once else None
+        (drop if wanted is not None and wanted != chosen else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

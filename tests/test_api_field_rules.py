@@ -23,6 +23,8 @@ from app.domain import articles, limits, users
 from app.domain.cursors import parse_cursor
 from app.domain.errors import Invalid
 
+pytestmark = pytest.mark.once  # the document's rules and the domain's checks: no database
+
 # No lone surrogates: they are not UTF-8 text (the domain refuses them; the patterns leave them out).
 AWKWARD = " \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000\ufeff\x00" "aZ09_.-@:/+=;,İßé漢🙂"
 PREFIXES = ["", " ", "http://", "HTTPS://", "data:image/png;base64,", "DATA:IMAGE/WEBP;BASE64,",

@@ -12,6 +12,10 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
+pytestmark = pytest.mark.once  # the benchmark harness: backend-independent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -12,6 +12,8 @@ import pytest
 from app import create_app
 from app.config import INSTANCE_DIR, ConfigError, instance_secret, load_settings
 
+pytestmark = pytest.mark.once  # settings: backend-independent
+
 OLD_SOURCE_SECRET = "dev-only-insecure-secret-change-me"  # what development mode used to sign with
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,6 +16,8 @@ from quart.utils import run_sync
 from app.contexts import background, explanation, views
 from tests.contexts_support import documented_background_table, expected_for, lab_csrf, new_token
 
+pytestmark = pytest.mark.once  # the contexts lab: backend-independent
+
 BAD_INPUT = [
     "/contexts/echo",
     "/contexts/echo?token=",

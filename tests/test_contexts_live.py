@@ -7,8 +7,11 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.contexts_support import documented_background_table, expected_for, fire, lab_csrf, new_token
+
+pytestmark = pytest.mark.once  # the contexts lab: backend-independent
 
 CONCURRENT = 1000
 MAX_DELAY_MS = 1000

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Page
 
 from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.once  # the contexts lab: backend-independent
 
 SENT = 300
 

@@ -21,6 +21,8 @@ from app.contexts import sockets
 from tests.contexts_support import documented_table, new_token
 from tests.test_contexts_twin import THREADS, twin
 
+pytestmark = pytest.mark.once  # the contexts lab: backend-independent
+
 __all__ = ["twin"]  # the twin fixture (gunicorn gthread, THREADS threads), shared with that module
 
 SOCKETS = 300

@@ -14,6 +14,8 @@ from playwright.async_api import Page
 from bench.servers import free_port, running_server
 from tests.contexts_support import fire
 
+pytestmark = pytest.mark.once  # the contexts lab: backend-independent
+
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8  # as `make twin` runs it
 

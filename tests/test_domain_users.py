@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import Conflict, Invalid, InvalidCredentials, NotFound, passwords, users
+from app import create_app
+from app.domain import Conflict, Forbidden, Invalid, InvalidCredentials, NotFound, passwords, users
 from app.domain.records import Account
 from app.models import User
 
@@ -124,7 +125,7 @@ async def test_follow_unfollow_and_profiles(db: AsyncSession) -> None:
     assert not (await users.get_profile(db, "bob")).following  # anonymous viewer
     assert not (await users.unfollow(db, alice.id, "bob")).following
     assert not (await users.get_profile(db, "bob", viewer_id=alice.id)).following
-    with pytest.raises(Invalid):
+    with pytest.raises(Forbidden):
         await users.follow(db, alice.id, "alice")
     with pytest.raises(NotFound) as caught:
         await users.follow(db, alice.id, "nobody")
@@ -137,3 +138,18 @@ async def test_set_admin(db: AsyncSession) -> None:
     assert not (await users.set_admin(db, "Alice", False)).is_admin
     with pytest.raises(NotFound):
         await users.set_admin(db, "nobody", True)
+
+
+def test_served_apps_hash_at_the_real_cost_and_test_apps_at_the_least(tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cost.db'}"
+    try:
+        create_app({"env": "production", "secret_key": "s" * 48, "database_url": url})
+        served = passwords.hash_password_sync("a password")
+        create_app({"env": "testing", "database_url": url})
+        tested = passwords.hash_password_sync("a password")
+    finally:
+        passwords.use_test_cost(True)  # as the suite's apps are
+    assert served.startswith("$argon2id$") and "m=65536,t=3,p=4" in served  # the library's default
+    assert tested.startswith("$argon2id$") and "m=8,t=1,p=1" in tested
+    for hasher in (passwords.SERVING, passwords.TESTING):  # a hash carries its own parameters
+        assert hasher.verify(served, "a password") and hasher.verify(tested, "a password")

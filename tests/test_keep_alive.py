@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 import h2.connection
 import h2.events
 import httpx
+import pytest
+
+pytestmark = pytest.mark.once  # the server's connection handling: backend-independent
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 BODY = b'{"article": {"title": "t", "description": "d", "body": "b"}}'

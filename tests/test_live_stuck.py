@@ -18,12 +18,15 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+import pytest
 from quart import Quart
 
 from bench.servers import Server, free_port, running_server
 from tests.api_helpers import auth, new_article, register
 from tests.conftest import ROOT
 from tests.test_live_server import raw_subscriber
+
+pytestmark = pytest.mark.once  # a socket's transport: backend-independent
 
 GONE_WITHIN_S = 60.0  # generous: the server resets a cut socket 10 s after its close frame
 COMMENT = "A long comment. " * 625  # 10,000 characters, the most a comment may have

@@ -18,6 +18,8 @@ from app.loadtest.scenarios import _signed_in
 from app.loadtest.stats import Recorder, percentile, report_dict, summarise
 from app.seed import seed
 
+pytestmark = pytest.mark.once  # the load generator: backend-independent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

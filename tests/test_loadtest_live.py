@@ -19,6 +19,8 @@ from app.loadtest.livecheck import check_stream, comment_key, favorite_key
 from bench.servers import free_port, running_server
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.once  # the load generator: backend-independent
+
 # Three acknowledged writes: comment 7, then ann favorites and unfavorites (answers at t=1, 2, 3).
 WRITES = {comment_key(7): 1.0, favorite_key("article.favorited", "ann", 0): 2.0,
           favorite_key("article.unfavorited", "ann", 1): 3.0}

@@ -10,7 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from hypercorn.config import Config
+
+pytestmark = pytest.mark.once  # the server's configuration files: backend-independent
 
 ROOT = Path(__file__).resolve().parent.parent
 

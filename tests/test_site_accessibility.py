@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,8 @@ from app.domain import users
 from app.seed import seed
 from tests.conftest import ROOT, TEST_PASSWORD
 from tests.site_helpers import make_article, make_user
+
+pytestmark = pytest.mark.once  # the pages in a browser: backend-independent
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +11,8 @@ from app.domain import users
 from app.seed import seed
 from tests.conftest import ARTIFACTS, TEST_PASSWORD
 from tests.site_helpers import make_article, make_user
+
+pytestmark = pytest.mark.once  # the pages in a browser: backend-independent
 
 KOFI_BODY = """Quart keeps Flask's API and runs it on **asyncio**, so a view can `await` the database
 while the same worker serves other requests.

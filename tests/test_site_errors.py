@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import create_app
 from tests.site_helpers import make_article, make_user, post, sign_in
+
+pytestmark = pytest.mark.once  # the error pages: backend-independent
 
 HTML = {"Accept": "text/html"}
 

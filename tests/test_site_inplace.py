@@ -17,6 +17,8 @@ from app.models import Article, Comment
 from tests.conftest import TEST_PASSWORD
 from tests.site_helpers import make_article, make_user
 
+pytestmark = pytest.mark.once  # the pages in a browser: backend-independent
+
 LONG_BODY = "\n\n".join(f"Paragraph {n}: " + "words " * 60 for n in range(30))  # a page to scroll
 
 

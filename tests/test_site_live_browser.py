@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import ARTIFACTS, TEST_PASSWORD
 from tests.site_helpers import make_article, make_user
 from tests.test_live_server import serve
+
+pytestmark = pytest.mark.once  # the pages in a browser: backend-independent
 
 
 async def _sign_in(page: Page, base: str, name: str) -> None:

@@ -18,6 +18,9 @@ import time
 from urllib.parse import urlsplit
 
 import h2.connection
+import pytest
+
+pytestmark = pytest.mark.once  # the server's deadlines: backend-independent
 
 CLOSED_WITHIN_S = 40.0  # four times the body's deadline; Quart's former 60 s is past it
 EVERY_S = 0.5  # one header line, or one byte of the body, this often

@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from bench.servers import Server, free_port, running_server
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.once  # the process supervisor: backend-independent
 
 
 def worker_pids(master: int) -> set[int]:
