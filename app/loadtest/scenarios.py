@@ -235,7 +235,7 @@ class ApiWrite(Scenario):
                 self.unsure[slug] += 1
         else:
             other = rng.choice(self.authors)
-            expect = 422 if other == vu["user"] else 200
+            expect = 403 if other == vu["user"] else 200  # following yourself is refused
             await client.call("POST /api/profiles/:username/follow", "POST",
                               f"/api/profiles/{other}/follow", token=token, expect=expect,
                               started=started)
