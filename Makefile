@@ -76,13 +76,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Two test processes (pytest-xdist; one per core here), each taking the next test as it is free.
+PYTEST := $(BIN)/pytest -n $(or $(TEST_WORKERS),2) --dist worksteal
+
 test-sqlite: $(STAMP) browser
-	$(BIN)/pytest --db sqlite
+	$(PYTEST) --db sqlite
 
 # Runs when PostgreSQL answers; otherwise says so plainly. CONDUIT_REQUIRE_POSTGRES=1 (CI) fails instead.
 test-postgres: $(STAMP) browser haproxy
 	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)', timeout=3))" 2>/dev/null; then \
-		$(BIN)/pytest --db postgresql; \
+		$(PYTEST) --db postgresql; \
 	elif [ "$$CONDUIT_REQUIRE_POSTGRES" = "1" ]; then \
 		echo "PostgreSQL at $(PG_URL) cannot be reached, and CONDUIT_REQUIRE_POSTGRES=1: failing."; exit 1; \
 	else \

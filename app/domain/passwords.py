@@ -3,8 +3,8 @@
 Served apps hash with the argon2 library's recommended parameters. An app made with
 ``CONDUIT_ENV=testing`` (the in-process test suite) hashes with the same algorithm at the
 smallest cost (``use_test_cost``): hundreds of sign-ups a run would otherwise spend a minute of
-CPU on hashing. A hash records its own parameters, so either kind verifies either kind; every
-server the suite starts as a process runs in production mode, with the real cost.
+CPU on hashing. A hash records its own parameters, so either kind verifies either kind. Servers
+started in production mode (the benchmarks, bench.fuzz, several tests) hash at the real cost.
 """
 
 from __future__ import annotations
