@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import WithJsonSchema
-
 from app.domain.cursors import CURSOR_PATTERN
 from app.domain.limits import (
     BIO_MAX,
@@ -118,11 +116,6 @@ USER_FILTER: Schema = {**FILTER, "description": "a username; empty: no filter"}
 
 def cursor(description: str) -> Schema:
     return {"type": "string", "pattern": CURSOR_PATTERN, "description": description}
-
-
-def documented(schema: Schema) -> WithJsonSchema:
-    """``Annotated[<type>, documented(SCHEMA)]``: the field is documented as ``SCHEMA``."""
-    return WithJsonSchema(schema)
 
 
 def at_least_one_of(*names: str) -> Schema:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.api import field_rules as rules
 from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX, TAGS_MAX
@@ -28,16 +28,17 @@ __all__ = ["article_json", "comment_json", "profile_json", "timestamp"]  # shape
 # Requests -------------------------------------------------------------------------------------
 
 
-def required(*names: str, at_least_one: tuple[str, ...] = ()) -> ConfigDict:
-    """Document ``names`` as required (a missing one is the domain's "can't be blank"), or one of
-    ``at_least_one``; a field that may be left out has no documented default (null is not one)."""
+def request_object(*required: str, at_least_one: tuple[str, ...] = ()) -> ConfigDict:
+    """A request model's documented object: ``required`` fields (a missing one is the domain's
+    "can't be blank"), or one of ``at_least_one``; a field that may be left out has no
+    documented default (null is not one)."""
 
     def extra(schema: dict[str, Any]) -> None:
         for field in schema.get("properties", {}).values():
             if "default" in field and field["default"] is None:
                 del field["default"]
-        if names:
-            schema["required"] = list(names)
+        if required:
+            schema["required"] = list(required)
         if at_least_one:
             schema.update(rules.at_least_one_of(*at_least_one))
 
@@ -50,25 +51,25 @@ CURSOR = ("a cursor, from the Link header of the page before: the page {} than i
 
 
 # Fields the domain judges (``str | None`` here), each documented as what the domain accepts.
-Username = Annotated[str | None, rules.documented(rules.USERNAME)]
-Email = Annotated[str | None, rules.documented(rules.EMAIL)]
-Password = Annotated[str | None, rules.documented(rules.PASSWORD)]
-SignInEmail = Annotated[str | None, rules.documented(rules.SIGN_IN_EMAIL)]
-SignInPassword = Annotated[str | None, rules.documented(rules.SIGN_IN_PASSWORD)]
-Bio = Annotated[str | None, rules.documented(rules.BIO)]
-Image = Annotated[str | None, rules.documented(rules.IMAGE)]
-Title = Annotated[str | None, rules.documented(rules.TITLE)]
-Description = Annotated[str | None, rules.documented(rules.DESCRIPTION)]
-Body = Annotated[str | None, rules.documented(rules.BODY)]
-CommentBody = Annotated[str | None, rules.documented(rules.COMMENT)]
-Older = Annotated[str | None, rules.documented(rules.cursor(CURSOR.format("older")))]
-Newer = Annotated[str | None, rules.documented(rules.cursor(CURSOR.format("newer")))]
-Filter = Annotated[str | None, rules.documented(rules.FILTER)]
-UserFilter = Annotated[str | None, rules.documented(rules.USER_FILTER)]
+Username = Annotated[str | None, WithJsonSchema(rules.USERNAME)]
+Email = Annotated[str | None, WithJsonSchema(rules.EMAIL)]
+Password = Annotated[str | None, WithJsonSchema(rules.PASSWORD)]
+SignInEmail = Annotated[str | None, WithJsonSchema(rules.SIGN_IN_EMAIL)]
+SignInPassword = Annotated[str | None, WithJsonSchema(rules.SIGN_IN_PASSWORD)]
+Bio = Annotated[str | None, WithJsonSchema(rules.BIO)]
+Image = Annotated[str | None, WithJsonSchema(rules.IMAGE)]
+Title = Annotated[str | None, WithJsonSchema(rules.TITLE)]
+Description = Annotated[str | None, WithJsonSchema(rules.DESCRIPTION)]
+Body = Annotated[str | None, WithJsonSchema(rules.BODY)]
+CommentBody = Annotated[str | None, WithJsonSchema(rules.COMMENT)]
+Older = Annotated[str | None, WithJsonSchema(rules.cursor(CURSOR.format("older")))]
+Newer = Annotated[str | None, WithJsonSchema(rules.cursor(CURSOR.format("newer")))]
+Filter = Annotated[str | None, WithJsonSchema(rules.FILTER)]
+UserFilter = Annotated[str | None, WithJsonSchema(rules.USER_FILTER)]
 
 
 class NewUser(BaseModel):
-    model_config = required("username", "email", "password")
+    model_config = request_object("username", "email", "password")
     username: Username = None
     email: Email = None
     password: Password = None
@@ -79,7 +80,7 @@ class NewUserBody(BaseModel):
 
 
 class LoginUser(BaseModel):
-    model_config = required("email", "password")
+    model_config = request_object("email", "password")
     email: SignInEmail = None
     password: SignInPassword = None
 
@@ -91,7 +92,7 @@ class LoginBody(BaseModel):
 class UserChanges(BaseModel):
     """Omitted fields stay as they are; at least one is needed. "" or null clears bio and image."""
 
-    model_config = required(at_least_one=("email", "username", "password", "bio", "image"))
+    model_config = request_object(at_least_one=("email", "username", "password", "bio", "image"))
     email: Email = None
     username: Username = None
     password: Password = None
@@ -104,11 +105,11 @@ class UserChangesBody(BaseModel):
 
 
 class NewArticle(BaseModel):
-    model_config = required("title", "description", "body")
+    model_config = request_object("title", "description", "body")
     title: Title = None
     description: Description = None
     body: Body = None
-    tagList: Annotated[list[str], rules.documented(rules.TAGS)] = Field(default_factory=list)
+    tagList: Annotated[list[str], WithJsonSchema(rules.TAGS)] = Field(default_factory=list)
 
 
 class NewArticleBody(BaseModel):
@@ -118,11 +119,11 @@ class NewArticleBody(BaseModel):
 class ArticleChanges(BaseModel):
     """Omitted fields stay; ``tagList: []`` removes every tag, ``tagList: null`` is refused."""
 
-    model_config = required()
+    model_config = request_object()
     title: Title = None
     description: Description = None
     body: Body = None
-    tagList: Annotated[list[str] | None, rules.documented(rules.TAGS)] = None
+    tagList: Annotated[list[str] | None, WithJsonSchema(rules.TAGS)] = None
 
 
 class ArticleChangesBody(BaseModel):
@@ -130,7 +131,7 @@ class ArticleChangesBody(BaseModel):
 
 
 class NewComment(BaseModel):
-    model_config = required("body")
+    model_config = request_object("body")
     body: CommentBody = None
 
 
@@ -139,7 +140,7 @@ class NewCommentBody(BaseModel):
 
 
 class PageQuery(BaseModel):
-    model_config = required()
+    model_config = request_object()
     limit: int = Field(20, ge=1, description=f"page size; above {LIMIT_MAX} it is {LIMIT_MAX}")
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
     before: Older = None

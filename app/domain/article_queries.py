@@ -77,6 +77,8 @@ LEADS = ("author", "favorited", "tag")  # whose index a combination reads: the l
 # A page before a cursor, after one, between two (before one, newest first, and after the
 # other: ``:floor_at``, ``:floor_id``), or by offset.
 OLDER, NEWER, BETWEEN, FIRST = "older", "newer", "between", "first"
+
+
 class TagNames(TypeDecorator[list[str]]):
     """An article's tag names as one column: an array on PostgreSQL, a JSON array on SQLite."""
 
