@@ -7,15 +7,24 @@ ENV CONDUIT_ENV=production \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    PATH=/srv/conduit/.venv/bin:$PATH
 
-RUN useradd --create-home --uid 10001 conduit
+RUN useradd --create-home --uid 10001 conduit && pip install "uv==0.13.9"
 WORKDIR /srv/conduit
 
-# Dependencies first, so a code change does not reinstall them.
-COPY pyproject.toml README.md ./
+# The dependency layer: the runtime dependencies exactly as uv.lock pins them (no extras: no load
+# generator, no test tools). It depends on these two files only, so a code change keeps it cached.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-install-project
+
+# Then the code, and the project itself on top (seconds: every dependency is there already).
+COPY README.md ./
 COPY app ./app
-RUN pip install --editable .
+RUN uv sync --locked
 
 COPY templates ./templates
 COPY static ./static

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev twin bench test test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
+.PHONY: run dev twin bench lock test test-fast test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
 
 UV := $(VENV)/tools/bin/uv
 
@@ -15,14 +15,19 @@ $(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(VENV)/tools uv
 
-# What running needs (the runtime dependencies); the tests, lint and benchmarks add the dev extra.
-$(RUNTIME): pyproject.toml $(UV)
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e .
+# Every install comes from uv.lock (exact versions and hashes; `make lock` updates it after a change
+# to pyproject.toml, and --locked fails when the two disagree). What running needs is the runtime
+# dependencies; the tests, lint and benchmarks add the dev extra.
+$(RUNTIME): pyproject.toml uv.lock $(UV)
+	$(UV) sync --quiet --locked --inexact --compile-bytecode --python $(BIN)/python
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(UV) sync --quiet --locked --extra dev --python $(BIN)/python
 	touch $(STAMP)
+
+lock: $(UV)
+	$(UV) lock
 
 # conduit-serve prints the address it really binds (hypercorn.toml's, or --bind's).
 run: $(RUNTIME)
@@ -78,6 +83,11 @@ lint: $(STAMP)
 
 # Two test processes (pytest-xdist; one per core here), each taking the next test as it is free.
 PYTEST := $(BIN)/pytest -n $(or $(TEST_WORKERS),2) --dist worksteal
+
+# The tiers that need no server, no browser and no PostgreSQL (tests/unit, api, site): ~30 s.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(PYTEST) --db sqlite -m "unit or api or site"
 
 test-sqlite: $(STAMP) browser
 	$(PYTEST) --db sqlite

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask.templating import _default_template_ctx_processor as flask_default_processor
 from quart import Quart
 from quart.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter
 
-from app.config import PROJECT_ROOT, Settings, load_settings
-from app.db import Database
 from app.domain import passwords
-from app.guard import Guard
-from app.limiter import Limiter
+from app.infra.database import Database
+from app.infra.rate_limits import Limiter
+from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
+from app.serving.guard import Guard
+from app.serving.upstream_fixes import is_flask_default_processor
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -56,8 +56,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     Limiter().init_app(app, settings, database.opened_engine)
     Live().init_app(app, settings, database.opened_engine)
 
-    from app import api, contexts, errors, health, site
-    from app.commands import register_commands
+    from app import api, contexts, errors, site
+    from app.commands.cli import register_commands
+    from app.infra import health
 
     app.register_blueprint(health.blueprint)
     # Each face registers its own blueprints, hooks and extensions; none is app-wide.
@@ -75,11 +76,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
 
 
 def drop_flask_context_processor(app: Quart) -> None:
-    """Every blueprint carries Flask's default template context processor (``g``, ``request``,
-    ``session``), a plain function that Quart runs in a worker thread on every render of a
-    blueprint's page. Quart's own async one, app-wide, gives the templates the same names."""
+    """Every blueprint carries Flask's default template context processor, run in a worker thread
+    on each render (app.serving.upstream_fixes.is_flask_default_processor): dropped."""
     for processors in app.template_context_processors.values():
-        processors[:] = [p for p in processors if p is not flask_default_processor]
+        processors[:] = [p for p in processors if not is_flask_default_processor(p)]
 
 
 def configure(app: Quart, settings: Settings) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from quart import Quart, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from app.faults import unavailable
-from app.limiter import RateLimited
+from app.infra.outages import unavailable
+from app.infra.rate_limits import RateLimited
 
 
 def is_api_path() -> bool:

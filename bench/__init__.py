@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` runs ``python -m bench.run``; servers start through ``bench.servers``."""
+"""Benchmarks: `make bench` runs ``python -m bench.run``; servers start through ``tests.support.servers``."""

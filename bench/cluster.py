@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.servers import ROOT, free_port, postgres_cpu_seconds, tree_cpu_seconds
 from bench.wrk import wrk
 from deploy import cluster as topology
+from tests.support.servers import ROOT, free_port, postgres_cpu_seconds, tree_cpu_seconds
 
 TARGETS = [("I/O-bound lab endpoint", "/contexts/echo?token=bench&delay_ms=50"),
            ("GET /api/articles", "/api/articles")]
@@ -51,7 +51,7 @@ def mixed(cluster: topology.Cluster, seconds: int, concurrency: int) -> dict[str
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "mixed.json"
         before = cpu(cluster)
-        subprocess.run([sys.executable, "-m", "app.loadtest", "--url", cluster.url, "--scenario",
+        subprocess.run([sys.executable, "-m", "loadtest", "--url", cluster.url, "--scenario",
                         "mixed", "--concurrency", str(concurrency), "--duration", str(seconds),
                         "--json", str(report)], cwd=ROOT, check=True, capture_output=True)
         after = cpu(cluster)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.servers import (
+from bench.wrk import wrk
+from tests.support.servers import (
     ROOT,
     Server,
     create_pg_database,
@@ -38,7 +39,6 @@ from bench.servers import (
     postgres_cpu_seconds,
     running_server,
 )
-from bench.wrk import wrk
 
 BIN = Path(sys.executable).parent
 DEMO_EMAIL, DEMO_PASSWORD = "alice@conduit.test", "conduit-demo"

@@ -1,7 +1,7 @@
 """The API against its own OpenAPI document: schemathesis with every check, signed in and not.
 
 Starts a production-mode server (``conduit-serve``, one worker, rate limits off so that thousands
-of requests from one address are not refused: ``bench.servers.fresh_production_server``) on a
+of requests from one address are not refused: ``tests.support.servers.fresh_production_server``) on a
 fresh database, registers a user, and runs
 ``st run --checks all`` over the whole document twice: once with that user's token and once
 without. Any failure (a 5xx, an answer the document does not list, schema-valid data refused,
@@ -24,7 +24,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.servers import ROOT, fresh_production_server
+from tests.support.servers import ROOT, fresh_production_server
 
 BIN = Path(sys.executable).parent
 

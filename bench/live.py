@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.loadtest.live import LiveOptions, run_live
-from bench.servers import (
+from loadtest.live import LiveOptions, run_live
+from tests.support.servers import (
     ROOT,
     Server,
     create_pg_database,
@@ -72,7 +72,7 @@ def server_env(url: str) -> dict[str, str]:
 
 def command_line(opts: LiveOptions) -> str:
     rate = f" --write-rate {opts.write_rate:g}" if opts.write_rate else ""
-    return (f"python -m app.loadtest --url $APP --scenario live --subscribers {opts.subscribers} "
+    return (f"python -m loadtest --url $APP --scenario live --subscribers {opts.subscribers} "
             f"--writers {opts.writers} --writes {opts.writes}{rate} --seed {opts.seed}")
 
 

@@ -8,7 +8,7 @@ repository does not copy. newman comes from npm (package.json; ``make browser`` 
     python -m bench.realworld --db sqlite --spec /tmp/realworld
     python -m bench.realworld --db postgresql --spec /tmp/realworld
 
-Starts a production-mode server on a fresh database (``bench.servers.fresh_production_server``)
+Starts a production-mode server on a fresh database (``tests.support.servers.fresh_production_server``)
 and runs the collection against it with its usual variables (a new user each run); exits with
 newman's status: 0 when every assertion passed.
 """
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.servers import ROOT, fresh_production_server
+from tests.support.servers import ROOT, fresh_production_server
 
 COLLECTION = Path("api") / "Conduit.postman_collection.json"
 NEWMAN = ROOT / "node_modules" / ".bin" / "newman"

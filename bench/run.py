@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, live
-from bench.servers import ROOT, free_port, running_server
 from bench.wrk import wrk
+from tests.support.servers import ROOT, free_port, running_server
 
 BIN = Path(sys.executable).parent
 LEVELS = (1, 16, 64, 256, 1024)
 
 
 def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) -> dict[str, Any]:
-    argv = [str(BIN / "python"), "-m", "app.loadtest", "--url", url, "--scenario", scenario,
+    argv = [str(BIN / "python"), "-m", "loadtest", "--url", url, "--scenario", scenario,
             "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
             "--max-error-rate", "0"]
     command = " ".join(["python", *argv[1:-4]])

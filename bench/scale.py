@@ -1,6 +1,6 @@
 """What a request costs as the data grows: each read and write against 10k articles and 1M.
 
-For each size it fills a database with ``app.scale_seed`` (the shapes of issue 20: a tag on a fifth
+For each size it fills a database with ``app.commands.bulk_data`` (the shapes of issue 20: a tag on a fifth
 of all articles, an author of 5% of them, a reader following 5,000, an article with 5,000 comments)
 and starts the app on it (``conduit-serve``, production, one worker). Both servers run at once and
 every request goes to each in turn (the order flips every round), one at a time, so a busy moment
@@ -37,7 +37,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.servers import (
+from tests.support.servers import (
     ROOT,
     Server,
     create_pg_database,

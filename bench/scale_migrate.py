@@ -1,7 +1,7 @@
 """Migrating a big database: ``db upgrade`` from 0005 (no counters) to head on N articles, while
 the old code's reads and writes go on.
 
-It fills a database at revision 0005 with ``app.scale_seed`` (the base tables only, as the code
+It fills a database at revision 0005 with ``app.commands.bulk_data`` (the base tables only, as the code
 of 0005 wrote them), then runs ``quart --app app db upgrade`` and meanwhile, every 50 ms, what the
 old code does on each request: the newest 20 articles, and a favorite written and taken back.
 Reported: how long the upgrade took, the slowest and the median probe, any probe that failed, and
@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from app.scale_seed import Shape, seed_scale
+from app.commands.bulk_data import Shape, seed_scale
 from bench.scale import RESULTS, scale_database
 
 BIN = Path(sys.executable).parent

@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.servers import CLOCK_TICKS, ROOT, Server, free_port, running_server
+from tests.support.servers import CLOCK_TICKS, ROOT, Server, free_port, running_server
 
 BIN = Path(sys.executable).parent
 TWIN_THREADS = 8

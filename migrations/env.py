@@ -1,4 +1,4 @@
-"""Alembic environment, async: the URL comes from the app's settings (see app/migrate.py)."""
+"""Alembic environment, async: the URL comes from the app's settings (see app/infra/migrations.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.config import load_settings
-from app.db import make_engine
+from app.infra.database import make_engine
+from app.infra.settings import load_settings
 from app.models import Base
 
 config = context.config

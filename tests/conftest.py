@@ -21,11 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import create_app
-from app.db import get_database
 from app.domain.passwords import hash_password_sync
-from app.migrate import upgrade
+from app.infra.database import get_database
+from app.infra.migrations import upgrade
 from app.models import ALL_TABLES
-from bench.servers import (
+from tests.support.database import patient_sessions
+from tests.support.servers import (
     PG_ADMIN_URL,
     create_pg_database,
     drop_pg_database,
@@ -33,12 +34,24 @@ from bench.servers import (
     pg_url,
     running_server,
 )
-from tests.support import patient_sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 # One real argon2id hash, reused by fixtures that need many users (hashing 200 would take seconds).
 TEST_PASSWORD = "correct horse battery"
 TEST_PASSWORD_HASH = hash_password_sync(TEST_PASSWORD)
+
+
+# The suite's tiers, one folder each, fastest first; ``make test-fast`` runs the first three.
+TIERS = {
+    "unit": "the domain layer, settings and rules, called directly",
+    "api": "the JSON API through the test client",
+    "site": "the server-rendered site through the test client",
+    "live": "live updates over WebSocket",
+    "lab": "the contexts lab and its WSGI twin",
+    "browser": "the site in headless Chromium",
+    "serving": "a real conduit-serve: transport, supervision, probes, database faults, the cluster",
+    "tools": "commands, the load generator, the benchmarks",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backend(name): runs in that backend's pass only (a fault "
                             "test that breaks a database of its own kind)")
+    for tier, what in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {what} (the tests in tests/{tier}/)")
     config.addinivalue_line("markers", "once: what it tests does not depend on the database "
                             "backend (a browser, the lab, a server's transport, a tool): it runs "
                             "in the SQLite pass only")
@@ -61,6 +76,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
+        tier = Path(item.path).parent.name
+        if tier in TIERS:  # the folder is the tier: ``pytest -m "unit or api"`` picks tiers
+            item.add_marker(tier)
         marker = item.get_closest_marker("backend")
         once = item.get_closest_marker("once") is not None
         wanted = marker.args[0] if marker is not None else "sqlite" if once else None
@@ -136,7 +154,7 @@ async def db(app: Quart) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def patient(app: Quart) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions that wait up to a minute for a connection (see ``tests.support.patient_sessions``)."""
+    """Sessions that wait up to a minute for a connection (tests.support.database.patient_sessions)."""
     async with patient_sessions(app) as maker:
         yield maker
 
@@ -204,7 +222,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "app.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    command = [sys.executable, "-m", "app.serving.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     with running_server(command, probe=f"{base}/healthz", cwd=ROOT, env=env,
                         log=tmp_path_factory.mktemp("live") / "hypercorn.log"):
         yield base

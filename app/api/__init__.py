@@ -10,8 +10,8 @@ from quart import Blueprint, Quart
 from quart_cors import cors
 
 from app.api.common import CORS_KEY, blueprint, finish_response
-from app.config import Settings
-from app.limiter import limit_writes
+from app.infra.rate_limits import limit_writes
+from app.infra.settings import Settings
 
 __all__ = ["finish_response", "init_app"]
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer

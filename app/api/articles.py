@@ -33,11 +33,11 @@ from app.api.schemas import (
     articles_envelope,
     comment_json,
 )
-from app.db import get_db
 from app.domain import articles, comments
 from app.domain.limits import ID_MAX, LIMIT_MAX
 from app.domain.records import ArticleRecord, Page
 from app.domain.users import UNSET
+from app.infra.database import get_db
 
 Json = dict[str, Any]
 
@@ -100,7 +100,7 @@ async def create_article(data: NewArticleBody) -> tuple[Json, int]:
 @blueprint.get("/articles/<slug:slug>")
 @answers(ArticleEnvelope, 200, 401, 404, 422)
 async def get_article(slug: str) -> Json:
-    """A slug the article had before a rename answers 301 to its current URL (app.renamed)."""
+    """A slug the article had before a rename answers 301 to its current URL (app.former_slugs)."""
     return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
 
 

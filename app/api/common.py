@@ -21,12 +21,12 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.api.schemas import ErrorsOut
 from app.api.tokens import TokenError, fingerprint, read_token
-from app.config import Settings
-from app.db import get_db
 from app.domain import users
 from app.domain.errors import Conflict, DomainError, Forbidden, InvalidCredentials, NotFound
 from app.domain.records import Account
-from app.renamed import renamed
+from app.former_slugs import renamed
+from app.infra.database import get_db
+from app.infra.settings import Settings
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 

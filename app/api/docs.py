@@ -15,7 +15,7 @@ from werkzeug.routing import Rule
 
 from app.api.common import ERRORS_ATTRIBUTE, blueprint
 from app.api.schemas import ErrorsOut
-from app.config import PROJECT_ROOT
+from app.infra.settings import PROJECT_ROOT
 
 DOCS_DIR = PROJECT_ROOT / "static" / "api-docs"
 ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorsOut"}}}

@@ -4,7 +4,7 @@ The request models stay lenient at run time (a missing or null field reaches the
 reports every blank field at once with the site's words); these schemas document exactly what the
 domain then accepts, so that a client, or schemathesis, can tell a request that will be taken from
 one that will not. Each rule mirrors a check in ``app.domain`` (users, articles, comments, text),
-with the same limits from ``app.domain.limits``; ``tests/test_api_field_rules.py`` holds them to
+with the same limits from ``app.domain.limits``; ``tests/unit/test_api_field_rules.py`` holds them to
 the domain's own checks. Patterns are valid as ECMAScript and as Python regular expressions.
 """
 

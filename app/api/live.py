@@ -12,7 +12,7 @@ from __future__ import annotations
 from quart import Response, websocket
 
 from app.api.common import ApiError, account_for, blueprint, errors_response, settings
-from app.db import release_db
+from app.infra.database import release_db
 from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed
 

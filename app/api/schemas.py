@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.api import field_rules as rules
 from app.domain.limits import ID_MAX, LIMIT_MAX, OFFSET_MAX, TAGS_MAX
+from app.domain.realworld_json import article_json, comment_json, profile_json, timestamp
 from app.domain.records import Account, ArticleRecord, Page
-from app.domain.shapes import article_json, comment_json, profile_json, timestamp
 
 __all__ = ["article_json", "comment_json", "profile_json", "timestamp"]  # shaped in the domain
 

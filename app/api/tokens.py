@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import jwt
 
-from app.config import Settings
 from app.domain.limits import ID_MAX
 from app.domain.records import Account
+from app.infra.settings import Settings
 
 ALGORITHM = "HS256"
 

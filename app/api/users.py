@@ -25,11 +25,11 @@ from app.api.schemas import (
     user_json,
 )
 from app.api.tokens import fingerprint, issue_token
-from app.db import get_db
 from app.domain import users
 from app.domain.errors import InvalidCredentials
 from app.domain.users import UNSET
-from app.limiter import limit, limit_signin, signed_in, signin_failed
+from app.infra.database import get_db
+from app.infra.rate_limits import limit, limit_signin, signed_in, signin_failed
 
 Json = dict[str, Any]
 
@@ -52,7 +52,7 @@ async def register(data: NewUserBody) -> tuple[Json, int]:
 async def login(data: LoginBody) -> Json:
     """Sign in with e-mail and password: 401 ``credentials: invalid`` never says which was wrong."""
     # Before hashing: every try counts against the address, a wrong password against the account
-    # (from here, and from anywhere); a stranger's guesses never lock the owner out (app.limiter).
+    # (from here, and from anywhere); a stranger's guesses never lock the owner out (app.infra.rate_limits).
     await limit_signin(data.user.email)
     try:
         account = await users.authenticate(get_db(), email=data.user.email,

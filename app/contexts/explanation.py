@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from markdown_it import MarkdownIt
 
-from app.config import PROJECT_ROOT
+from app.infra.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "contexts.md"
 MISSING = "<p><em>docs/contexts.md is not present in this installation.</em></p>"

@@ -28,7 +28,7 @@ from app.contexts.params import (
     parse_token,
     wait_answer,
 )
-from app.guard import CONTENT_SECURITY_POLICY
+from app.serving.guard import CONTENT_SECURITY_POLICY
 from app.site.common import check_csrf, load_signed_in_user
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")

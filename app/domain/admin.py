@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import writing
 from app.domain.article_queries import COUNT_BOUND
 from app.domain.articles import check_paging
 from app.domain.comments import counted
@@ -19,6 +18,7 @@ from app.domain.errors import NotFound
 from app.domain.records import Account, CommentOnArticle, Page, Profile
 from app.domain.sessions import ACCOUNT_COLUMNS
 from app.domain.text import is_clean
+from app.domain.transactions import writing
 from app.models import Article, Comment, User
 
 

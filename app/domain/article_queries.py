@@ -48,8 +48,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import TypeDecorator, Unicode
 
-from app.domain._sql import has_row
 from app.domain.records import ArticleRecord, Profile
+from app.domain.transactions import has_row
 from app.models import (
     Article,
     ArticleHour,
@@ -260,7 +260,7 @@ def hour_at_offset(dialect: str) -> Select[Any]:
     sort every hour for that ORDER BY (2.2 ms at 836 hours), so there the outer query has none:
     SQLite yields a window's rows in its subquery's ORDER BY and stops at the first that passes
     (0.8 ms). The cost grows with the hours before the offset, not with the articles
-    (tests/test_counters.py checks every page against a walk)."""
+    (tests/unit/test_counters.py checks every page against a walk)."""
     h = HOURS
     upto = func.sum(h.c.articles).over(order_by=h.c.hour.desc(), rows=(None, 0))
     running = select(h.c.hour, upto.label("upto"), h.c.articles)

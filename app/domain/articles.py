@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import article_queries as q
 from app.domain import counters, live
-from app.domain._sql import dialect_of, insert_for, insert_ignore, read, writing
 from app.domain.article_queries import ARTICLES, TAGS, USERS
 from app.domain.cursors import Cursor, parse_cursor
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound, check_all
@@ -37,6 +36,7 @@ from app.domain.limits import (
 from app.domain.records import ArticleRecord, Page
 from app.domain.renames import remember_old_slug
 from app.domain.text import clean_text, is_clean
+from app.domain.transactions import dialect_of, insert_for, insert_ignore, read, writing
 from app.domain.users import UNSET, _Unset
 from app.models import Article, Favorite, Tag, article_tags, utcnow
 

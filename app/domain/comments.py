@@ -9,11 +9,11 @@ from sqlalchemy import Select, Table, bindparam, delete, false, literal, null, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import counters, live
-from app.domain._sql import has_row, read, writing
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.limits import BLANK, COMMENT_MAX, ID_MAX, too_long
 from app.domain.records import CommentRecord, Profile
 from app.domain.text import clean_text, is_clean
+from app.domain.transactions import has_row, read, writing
 from app.models import Article, Comment, Follow, User, utcnow
 
 ARTICLES: Table = Article.__table__  # type: ignore[assignment]

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, bindparam, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.domain._sql import WRITE_OPTION, dialect_of, insert_for, read
+from app.domain.transactions import WRITE_OPTION, dialect_of, insert_for, read
 from app.models import ArticleHour, SiteCounter
 
 SITE: Table = SiteCounter.__table__  # type: ignore[assignment]

@@ -26,11 +26,11 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import dialect_of, read
 from app.domain.errors import NotFound
+from app.domain.realworld_json import article_json, comment_json
 from app.domain.records import ArticleRecord, CommentRecord
-from app.domain.shapes import article_json, comment_json
 from app.domain.text import is_clean
+from app.domain.transactions import dialect_of, read
 from app.models import Article, Follow, LiveEvent, User
 
 CHANNEL = "conduit_live"  # PostgreSQL's NOTIFY channel

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import insert_for, read
 from app.domain.text import is_clean
+from app.domain.transactions import insert_for, read
 from app.models import Article, SlugRedirect
 
 

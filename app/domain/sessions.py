@@ -13,8 +13,8 @@ import secrets
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain._sql import insert_ignore, read, writing
 from app.domain.records import Account
+from app.domain.transactions import insert_ignore, read, writing
 from app.models import SiteSession, User, utcnow
 
 SESSIONS: Table = SiteSession.__table__  # type: ignore[assignment]

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import counters
-from app.domain._sql import end_reading, insert_ignore, read, writing
 from app.domain.errors import Conflict, Forbidden, Invalid, InvalidCredentials, NotFound, check_all
 from app.domain.limits import (
     BIO_MAX,
@@ -28,6 +27,7 @@ from app.domain.passwords import hash_password, verify_password
 from app.domain.records import Account, Profile
 from app.domain.sessions import ACCOUNT_COLUMNS, end_sessions
 from app.domain.text import clean_text, is_clean
+from app.domain.transactions import end_reading, insert_ignore, read, writing
 from app.models import Follow, User
 
 # ASCII only: SQLite's lower() folds ASCII alone, and the unique index is on lower(username).

@@ -14,12 +14,12 @@ from quart import Quart, current_app, websocket
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.db import get_db, release_db
 from app.domain import live as events
 from app.domain.live import COMMITTED
-from app.faults import unavailable
-from app.limiter import client_address
+from app.infra.database import get_db, release_db
+from app.infra.outages import unavailable
+from app.infra.rate_limits import client_address
+from app.infra.settings import Settings
 from app.live.hub import Hub
 from app.live.socket import Refused, Sockets, Want, stream, want_from
 
@@ -93,7 +93,7 @@ async def serve(want: Want, held: list[str], subprotocol: str | None = None) -> 
 async def watch_for_shutdown(hub: Hub) -> None:
     """Hypercorn tells the app nothing until its graceful wait is over, which open sockets would
     fill: the supervisor's shutdown flag is watched instead, and every socket told 1001 at once."""
-    from app.supervise import shutting_down
+    from app.serving.supervisor import shutting_down
 
     while True:  # the flag lives in another process: it cannot be awaited
         await asyncio.sleep(SHUTDOWN_CHECK_S)

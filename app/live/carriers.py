@@ -17,8 +17,8 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.config import Settings
 from app.domain.live import CHANNEL
+from app.infra.settings import Settings
 
 log = logging.getLogger("conduit.live")
 

@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
 from app.domain.live import wire_text
+from app.infra.settings import Settings
 from app.live import carriers
 from app.models import LiveEvent
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, Quart
 
 from app.domain import Forbidden, NotFound
-from app.limiter import limit_writes
+from app.infra.rate_limits import limit_writes
 from app.site.common import (
     DEFAULT_PAGE_SIZE,
     SessionInterface,

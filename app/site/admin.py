@@ -6,9 +6,9 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from app.db import get_db
 from app.domain import admin, articles, users
 from app.domain.limits import ID_MAX
+from app.infra.database import get_db
 from app.site import admin_blueprint as blueprint
 from app.site.common import (
     admin_required,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from app.db import get_db
 from app.domain import Conflict, Forbidden, Invalid, articles, comments
 from app.domain.limits import ID_MAX
 from app.domain.records import ArticleRecord
+from app.infra.database import get_db
 from app.live import get_live
 from app.site import blueprint
 from app.site.common import (
@@ -34,7 +34,7 @@ async def article(slug: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     live_after = await get_live().hub.position()  # before the page's data: live.js goes on from it
-    record = await articles.get_article(db, slug, viewer_id)  # a former slug: app.renamed
+    record = await articles.get_article(db, slug, viewer_id)  # a former slug: app.former_slugs
     form = await CommentForm.create_form() if user else None
     return await _article_page(record, viewer_id, form, live_after)
 

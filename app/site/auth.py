@@ -5,10 +5,10 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from app.db import get_db
 from app.domain import Conflict, Invalid, InvalidCredentials, sessions, users
 from app.domain.records import Account
-from app.limiter import limit, limit_signin, signed_in, signin_failed
+from app.infra.database import get_db
+from app.infra.rate_limits import limit, limit_signin, signed_in, signin_failed
 from app.site import auth_blueprint as blueprint
 from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
 from app.site.forms import SignInForm, SignUpForm

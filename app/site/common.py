@@ -20,11 +20,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from app.db import get_db
 from app.domain import DomainError, Invalid, NotFound, sessions
 from app.domain.cursors import parse_cursor
 from app.domain.records import Account
-from app.renamed import renamed
+from app.former_slugs import renamed
+from app.infra.database import get_db
 
 P = ParamSpec("P")
 R = TypeVar("R")

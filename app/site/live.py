@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from quart import Response
 
-from app.db import release_db
+from app.infra.database import release_db
 from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed
 from app.site import blueprint

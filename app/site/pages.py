@@ -9,10 +9,10 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from app.db import get_db
 from app.domain import Conflict, Forbidden, Invalid, articles, users
 from app.domain.users import UNSET
-from app.limiter import limit
+from app.infra.database import get_db
+from app.infra.rate_limits import limit
 from app.live import get_live
 from app.site import blueprint
 from app.site.common import (

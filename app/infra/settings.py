@@ -1,0 +1,243 @@
+"""Settings from the environment (prefix ``CONDUIT_``), validated once at start-up.
+
+A bad setting stops start-up with one clear line: ``ConfigError`` is a ``SystemExit`` whose message
+Python (and multiprocessing, for Hypercorn workers) prints to stderr without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+SECRET_FILE = "secret_key"  # in the instance folder: development and testing make it once
+ENVIRONMENTS = ("development", "testing", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_PRODUCTION_SECRET = 32
+JWT_EXPIRY_MIN, JWT_EXPIRY_MAX = 60, 366 * 24 * 3600
+# An allowed CORS origin is "*" or a scheme and host (and port), with no path: https://app.example.com
+ORIGIN_RE = re.compile(r"^https?://[^/\s,]+$")
+REDIS_URL_RE = re.compile(r"^(rediss?://\S+|unix:///\S+)$")
+REDIS_PREFIX_RE = re.compile(r"^[A-Za-z0-9_:-]{1,64}$")
+# The asyncio drivers this project runs on, and the plain spellings people paste.
+DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user", 1, 10_000),
+               ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
+
+
+class ConfigError(SystemExit):
+    """A setting is missing or wrong; the message is the one line a person reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"conduit: configuration error: {message}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'conduit.db'}"
+    secret_key: str = ""  # production: required; elsewhere, generated once (instance_secret)
+    pool_size: int = 5
+    # Seconds a request waits for the database: to connect, for a statement, for a pooled connection
+    # (and, on SQLite, for the write lock). Past it the answer is 503 with Retry-After, not a hang.
+    db_timeout: int = 5
+    # PostgreSQL: a pooled connection idle this many seconds is pinged before use (0: every time).
+    db_ping_idle: int = 1
+    log_level: str = "INFO"
+    max_content_length: int = 1024 * 1024
+    # Seconds a request's body has to arrive in full once the app asks for it (408 and the
+    # connection closed past it): a client trickling a body cannot hold a connection for long.
+    # The headers' deadline is Hypercorn's keep_alive_timeout (hypercorn.toml).
+    body_timeout: int = 10
+    session_cookie_secure: bool = False
+    jwt_expiry_seconds: int = 14 * 24 * 3600  # API tokens (Authorization: Token <jwt>)
+    cors_origins: str = "*"  # comma-separated origins allowed to call /api from a browser
+    # The contexts lab (/contexts) includes an endpoint that blocks a worker on purpose: on unless
+    # CONDUIT_ENV is production, where it must be asked for (CONDUIT_CONTEXTS_LAB=true).
+    contexts_lab: bool = True
+    # Limits on sign-in, registration, password changes and writes (app/infra/rate_limits.py): on unless
+    # CONDUIT_ENV is testing, where a test asks for them (the suite signs in thousands of times).
+    rate_limits: bool = True
+    # Redis (redis://host:6379/0, rediss://, unix:///path.sock) for what several hosts share: the
+    # rate-limit counters. Unset: they live in the database, which every worker shares already.
+    redis_url: str = ""
+    redis_prefix: str = "conduit"  # every key this app writes in Redis starts with it
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed. Anyone
+    # else's is ignored: a client could otherwise name any address and dodge its limits.
+    trusted_proxies: str = ""
+    # Live updates over WebSocket (app/live): open sockets allowed per client address and per
+    # signed-in user, in each worker; events a socket may have waiting before it is cut off as
+    # too slow; seconds between heartbeats (a client that has not answered one by the next is
+    # closed); how often, in milliseconds, a worker looks for new events on SQLite (PostgreSQL
+    # and Redis ring instead).
+    live_sockets_per_address: int = 100
+    live_sockets_per_user: int = 20
+    live_queue: int = 256
+    live_ping_seconds: int = 20
+    live_poll_ms: int = 50
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def url(self) -> URL:
+        return make_url(self.database_url)
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool and isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"CONDUIT_{name.upper()} must be true or false, not {raw!r}")
+    if kind is int and not isinstance(raw, int):
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def normalise_database_url(raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"CONDUIT_DATABASE_URL is not a database URL: {raw!r}") from None
+    driver = DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"CONDUIT_DATABASE_URL uses {url.drivername!r}; supported: "
+            "sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+        )
+    if driver.startswith("sqlite") and url.database in (None, "", ":memory:"):
+        raise ConfigError("CONDUIT_DATABASE_URL must name a SQLite file (an in-memory database "
+                          "is not shared between connections)")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def instance_secret(folder: Path = INSTANCE_DIR) -> str:
+    """The development/testing secret: random, made once into ``instance/secret_key`` (mode 0600,
+    never in the source, so nobody can sign a cookie or token for someone else's server) and
+    reused, so sessions survive a restart. Workers starting at once agree: the first creates it."""
+    path = folder / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile
+        return path.read_text().strip()
+    with os.fdopen(handle, "w") as file:
+        file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Read ``CONDUIT_*`` variables, apply ``overrides`` (tests, factories), validate."""
+    environ = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for name in known:
+        key = f"CONDUIT_{name.upper()}"
+        if key in environ:
+            values[name] = environ[key]
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = value
+    defaults = Settings()
+    for name, value in values.items():
+        values[name] = _coerce(name, value, type(getattr(defaults, name)))
+    settings = replace(defaults, **values)
+
+    env = settings.env.strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"CONDUIT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    level = settings.log_level.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"CONDUIT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if not 1 <= settings.pool_size <= 100:
+        raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
+    if not 1 <= settings.db_timeout <= 300:
+        raise ConfigError("CONDUIT_DB_TIMEOUT must be between 1 and 300 seconds")
+    if not 0 <= settings.db_ping_idle <= 3600:
+        raise ConfigError("CONDUIT_DB_PING_IDLE must be between 0 and 3600 seconds")
+    if not 1 <= settings.body_timeout <= 300:
+        raise ConfigError("CONDUIT_BODY_TIMEOUT must be between 1 and 300 seconds")
+    if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
+        raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
+    if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:
+        raise ConfigError("CONDUIT_JWT_EXPIRY_SECONDS must be between 60 (a minute) and "
+                          f"{JWT_EXPIRY_MAX} (366 days)")
+    origins = settings.cors_origin_list
+    bad = [origin for origin in origins if origin != "*" and not ORIGIN_RE.match(origin)]
+    if not origins or bad:
+        raise ConfigError("CONDUIT_CORS_ORIGINS must be * or comma-separated origins such as "
+                          f"https://app.example.com (no path), not {settings.cors_origins!r}")
+    try:
+        settings.trusted_proxy_networks  # noqa: B018  (parsed to be checked)
+    except ValueError:
+        raise ConfigError("CONDUIT_TRUSTED_PROXIES must be comma-separated addresses or networks "
+                          f"such as 10.0.0.5,192.168.1.0/24, not {settings.trusted_proxies!r}") from None
+    if settings.redis_url and not REDIS_URL_RE.match(settings.redis_url):
+        raise ConfigError("CONDUIT_REDIS_URL must be redis://host:port/db, rediss://... or "
+                          f"unix:///path/to/redis.sock, not {settings.redis_url!r}")
+    if not REDIS_PREFIX_RE.match(settings.redis_prefix):
+        raise ConfigError("CONDUIT_REDIS_PREFIX must be 1-64 letters, digits, '-', '_' or ':'")
+    for name, low, high in LIVE_BOUNDS:
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be between {low} and {high}")
+    secret = settings.secret_key
+    if env == "production":
+        if len(secret) < MIN_PRODUCTION_SECRET:
+            raise ConfigError(
+                f"CONDUIT_SECRET_KEY must be set to a random secret of at least "
+                f"{MIN_PRODUCTION_SECRET} characters in production "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+    elif not secret:
+        secret = instance_secret()
+    return replace(
+        settings,
+        env=env,
+        secret_key=secret,
+        log_level=level,
+        database_url=normalise_database_url(settings.database_url),
+        session_cookie_secure=settings.session_cookie_secure or env == "production",
+        contexts_lab=settings.contexts_lab if "contexts_lab" in values else env != "production",
+        rate_limits=settings.rate_limits if "rate_limits" in values else env != "testing",
+    )

@@ -1,5 +1,0 @@
-import sys
-
-from app.loadtest.cli import main
-
-sys.exit(main())

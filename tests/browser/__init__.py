@@ -1,0 +1,1 @@
+"""The site in headless Chromium against a live Hypercorn: scripts, accessibility, live pages."""

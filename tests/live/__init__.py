@@ -1,0 +1,1 @@
+"""Live updates over WebSocket, through the test client and a live Hypercorn."""

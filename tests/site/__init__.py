@@ -1,0 +1,1 @@
+"""The server-rendered site through Quart's test client: pages, forms, sessions, the admin."""
