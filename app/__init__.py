@@ -11,7 +11,7 @@ from werkzeug.routing import BaseConverter
 
 from app.domain import passwords
 from app.infra.database import Database
-from app.infra.rate_limits import Limiter
+from app.infra.rate_limiter import Limiter
 from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
 from app.serving.guard import Guard

@@ -11,7 +11,7 @@ from quart import Quart, Response, current_app, g, jsonify, render_template, req
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from app.infra.outages import unavailable
-from app.infra.rate_limits import RateLimited
+from app.infra.rate_limit_rules import RateLimited
 
 
 def is_api_path() -> bool:
@@ -60,7 +60,7 @@ async def error_response(status: int, name: str, description: str, detail: bool 
         return response
     if "user" not in g and status < 500 and request.endpoint != "static":
         # An unknown page: the site's navigation still knows who you are.
-        from app.site.common import load_signed_in_user
+        from app.site.signed_in import load_signed_in_user
 
         await load_signed_in_user()
     html = await render_template("errors.html", status=status, name=name,

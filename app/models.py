@@ -228,7 +228,7 @@ class ArticleHour(Base):
 
 
 class RateLimitCounter(Base):
-    """One fixed-window counter of app.infra.rate_limits (when no Redis is configured): hits so far and when
+    """One fixed-window counter of app.infra.rate_limiter (when no Redis is configured): hits so far and when
     the window ends, in epoch seconds. Every worker counts in the same row."""
 
     __tablename__ = "rate_limits"

@@ -1,21 +1,36 @@
 """The RealWorld JSON API under /api: the JSON face of the domain layer the site also uses.
 
-The ``api`` blueprint and its hooks (token auth, CORS and the answer's final shape) are in
-``common``; nothing of them runs for the site, the lab or the health probes.
+The ``api`` blueprint is defined here with its hooks, in the order they run: token auth
+(``load_user``, app/api/auth.py), the write limits, and ``finish_response`` (CORS and the answer's
+final shape, app/api/answers.py); the error contract is app/api/errors.py's. Nothing of them runs
+for the site, the lab or the health probes.
+
+Decorators stack in one order on every route, outermost first: the route, ``login_required`` (so
+the auth check comes before any existence or body check), ``json_body``/``query``
+(app/api/validation.py), then ``answers`` (which documents the answer and its errors in the
+OpenAPI document).
 """
 
 from __future__ import annotations
 
 from quart import Blueprint, Quart
-from quart_cors import cors
 
-from app.api.common import CORS_KEY, blueprint, finish_response
+from app.api.answers import finish_response
+from app.api.auth import load_user
+from app.api.cors import install_cors
+from app.api.errors import ApiError, api_error_answer, domain_error_answer
+from app.domain.errors import DomainError
 from app.infra.rate_limits import limit_writes
 from app.infra.settings import Settings
 
-__all__ = ["finish_response", "init_app"]
-PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
+__all__ = ["blueprint", "finish_response", "init_app"]
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+blueprint.register_error_handler(ApiError, api_error_answer)
+blueprint.register_error_handler(DomainError, domain_error_answer)
+blueprint.before_request(load_user)
 blueprint.before_request(limit_writes)  # after load_user: a signed-in user's changes are counted
+blueprint.after_request(finish_response)
 
 
 def init_app(app: Quart) -> None:
@@ -23,10 +38,6 @@ def init_app(app: Quart) -> None:
 
     settings: Settings = app.config["CONDUIT"]
     docs.init_schema(app)
-    # quart-cors builds the hook for this app's origins; a scratch blueprint lends it, and
-    # finish_response runs it for the blueprint's answers and for app/errors.py's.
-    lender = cors(Blueprint("api_cors", __name__), allow_origin=settings.cors_origin_list,
-                  allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
-                  expose_headers=[], max_age=PREFLIGHT_MAX_AGE)
-    app.extensions[CORS_KEY] = lender.after_request_funcs[None][0]
+    # finish_response runs the CORS hook for the blueprint's answers and for app/errors.py's.
+    install_cors(app, settings.cors_origin_list)
     app.register_blueprint(blueprint)

@@ -6,17 +6,9 @@ from typing import Any
 
 from quart import Response, jsonify, url_for
 
-from app.api.common import (
-    answers,
-    anyone,
-    blueprint,
-    current_user,
-    json_body,
-    login_required,
-    no_content,
-    query,
-    viewer_id,
-)
+from app.api import blueprint
+from app.api.answers import answers, no_content
+from app.api.auth import anyone, current_user, login_required, viewer_id
 from app.api.schemas import (
     ArticleChangesBody,
     ArticleEnvelope,
@@ -33,6 +25,7 @@ from app.api.schemas import (
     articles_envelope,
     comment_json,
 )
+from app.api.validation import json_body, query
 from app.domain import articles, comments
 from app.domain.limits import ID_MAX, LIMIT_MAX
 from app.domain.records import ArticleRecord, Page

@@ -13,7 +13,8 @@ from quart import Quart, Response, send_from_directory
 from quart_schema import OpenAPIProvider, QuartSchema, hide
 from werkzeug.routing import Rule
 
-from app.api.common import ERRORS_ATTRIBUTE, blueprint
+from app.api import blueprint
+from app.api.answers import ERRORS_ATTRIBUTE
 from app.api.schemas import ErrorsOut
 from app.infra.settings import PROJECT_ROOT
 

@@ -109,7 +109,7 @@ TAGS: Schema = {"type": "array", "items": TAG, "maxItems": TAGS_PER_ARTICLE,
 TITLE, DESCRIPTION, BODY, COMMENT = text(TITLE_MAX), text(DESCRIPTION_MAX), text(BODY_MAX), text(COMMENT_MAX)
 
 
-# Any query value with a NUL is refused (422) before the view (app.api.common).
+# Any query value with a NUL is refused (422) before the view (app.api.validation).
 FILTER: Schema = {"type": "string", "pattern": f"^{STORABLE}*$", "description": "empty: no filter"}
 USER_FILTER: Schema = {**FILTER, "description": "a username; empty: no filter"}
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from quart import Response, websocket
 
-from app.api.common import ApiError, account_for, blueprint, errors_response, settings
+from app.api import blueprint
+from app.api.auth import account_for, settings
+from app.api.errors import ApiError, errors_response
 from app.infra.database import release_db
 from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed

@@ -7,7 +7,7 @@ same words as on the site; every other judgement (too long, not allowed) is the 
 ``model_fields_set`` tells an omitted field from an explicit null in a partial update.
 
 Answers are plain dicts built here: the response models document them in OpenAPI and are checked
-against every answer in the test suite (``app.api.common.check_answers``), not on each request in
+against every answer in the test suite (``app.api.answers.check_answers``), not on each request in
 production. Names are the spec's camelCase.
 """
 

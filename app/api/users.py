@@ -6,15 +6,9 @@ from typing import Any
 
 from quart import g
 
-from app.api.common import (
-    answers,
-    blueprint,
-    current_user,
-    json_body,
-    login_required,
-    settings,
-    viewer_id,
-)
+from app.api import blueprint
+from app.api.answers import answers
+from app.api.auth import current_user, login_required, settings, viewer_id
 from app.api.schemas import (
     LoginBody,
     NewUserBody,
@@ -25,6 +19,7 @@ from app.api.schemas import (
     user_json,
 )
 from app.api.tokens import fingerprint, issue_token
+from app.api.validation import json_body
 from app.domain import users
 from app.domain.errors import InvalidCredentials
 from app.domain.users import UNSET

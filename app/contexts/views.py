@@ -28,8 +28,9 @@ from app.contexts.params import (
     parse_token,
     wait_answer,
 )
-from app.serving.guard import CONTENT_SECURITY_POLICY
-from app.site.common import check_csrf, load_signed_in_user
+from app.serving.security_headers import CONTENT_SECURITY_POLICY
+from app.site.csrf_check import check_csrf
+from app.site.signed_in import load_signed_in_user
 
 blueprint = Blueprint("contexts", __name__, url_prefix="/contexts")
 

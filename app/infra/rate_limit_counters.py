@@ -1,5 +1,5 @@
 """Where the rate limits' counters live: the app's database (``rate_limits``, the default: every
-worker of a host shares it) or Redis (``CONDUIT_REDIS_URL``: several hosts). See app.infra.rate_limits."""
+worker of a host shares it) or Redis (``CONDUIT_REDIS_URL``: several hosts). See app.infra.rate_limiter."""
 
 from __future__ import annotations
 

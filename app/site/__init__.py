@@ -12,14 +12,11 @@ from quart import Blueprint, Quart
 
 from app.domain import Forbidden, NotFound
 from app.infra.rate_limits import limit_writes
-from app.site.common import (
-    DEFAULT_PAGE_SIZE,
-    SessionInterface,
-    check_csrf,
-    csrf,
-    domain_error_page,
-    load_signed_in_user,
-)
+from app.site.csrf_check import check_csrf, csrf
+from app.site.domain_errors import domain_error_page
+from app.site.pager import DEFAULT_PAGE_SIZE
+from app.site.session_cookie import SessionInterface
+from app.site.signed_in import load_signed_in_user
 
 blueprint = Blueprint("site", __name__)
 auth_blueprint = Blueprint("auth", __name__)

@@ -10,13 +10,10 @@ from app.domain import admin, articles, users
 from app.domain.limits import ID_MAX
 from app.infra.database import get_db
 from app.site import admin_blueprint as blueprint
-from app.site.common import (
-    admin_required,
-    form_next,
-    requested_page,
-    signed_in_user,
-    unconfirmed,
-)
+from app.site.confirm import unconfirmed
+from app.site.next_url import form_next
+from app.site.pager import requested_page
+from app.site.signed_in import admin_required, signed_in_user
 
 SEARCH_MAX = 100
 

@@ -11,17 +11,13 @@ from app.domain.records import ArticleRecord
 from app.infra.database import get_db
 from app.live import get_live
 from app.site import blueprint
-from app.site.common import (
-    add_errors,
-    current_user,
-    form_next,
-    login_required,
-    requested_page,
-    signed_in_user,
-    unconfirmed,
-)
+from app.site.confirm import unconfirmed
+from app.site.domain_errors import add_errors
 from app.site.forms import ArticleForm, CommentForm, tags_text
+from app.site.next_url import form_next
+from app.site.pager import requested_page
 from app.site.rendering import prerender
+from app.site.signed_in import current_user, login_required, signed_in_user
 
 COMMENTS_PER_PAGE = 20
 

@@ -10,8 +10,10 @@ from app.domain.records import Account
 from app.infra.database import get_db
 from app.infra.rate_limits import limit, limit_signin, signed_in, signin_failed
 from app.site import auth_blueprint as blueprint
-from app.site.common import add_errors, current_user, login_required, safe_next, signed_in_user
+from app.site.domain_errors import add_errors
 from app.site.forms import SignInForm, SignUpForm
+from app.site.next_url import safe_next
+from app.site.signed_in import current_user, login_required, signed_in_user
 
 
 async def _sign_in(account: Account) -> None:

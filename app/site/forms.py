@@ -1,6 +1,6 @@
 """WTForms forms of the site. Each carries the CSRF token (quart-wtforms) and says which fields must
 be filled in; everything else (lengths, formats, what is taken) is the domain's to judge, and its
-messages are put beside the same fields (common.add_errors), in the words the API uses too."""
+messages are put beside the same fields (domain_errors.add_errors), in the words the API uses too."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from app.infra.database import release_db
 from app.live import handshake_failed, serve, subscription_asked
 from app.live.socket import Refused, origin_allowed
 from app.site import blueprint
-from app.site.common import current_user, load_signed_in_user
+from app.site.signed_in import current_user, load_signed_in_user
 
 
 @blueprint.websocket("/live")

@@ -15,17 +15,11 @@ from app.infra.database import get_db
 from app.infra.rate_limits import limit
 from app.live import get_live
 from app.site import blueprint
-from app.site.common import (
-    add_errors,
-    current_user,
-    form_next,
-    here,
-    login_required,
-    login_url,
-    requested_position,
-    signed_in_user,
-)
+from app.site.domain_errors import add_errors
 from app.site.forms import SettingsForm
+from app.site.next_url import form_next, here
+from app.site.pager import requested_position
+from app.site.signed_in import current_user, login_required, login_url, signed_in_user
 
 POPULAR_TAGS = 20
 

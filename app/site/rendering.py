@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from quart import Quart, g, has_request_context, request, url_for
 
-from app.site.common import here
+from app.site.next_url import here
 
 # html=False: raw HTML in the source is shown as text, not passed through. markdown-it also refuses
 # javascript:/vbscript:/data: link targets; nh3 below is the second, independent line of defence.

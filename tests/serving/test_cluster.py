@@ -5,8 +5,9 @@ First, sticky-free: a browser session, an API token and CSRF work whichever host
 password changed through one host revokes the token on all; a rate limit counts across hosts; a
 live subscriber on host 1 receives a comment written through host 3. Then, under the load
 generator's verified `mixed` scenario: host 1 is killed (SIGKILL) and started again, host 2 is
-drained (SIGTERM). No acknowledged write is lost, no answer is wrong, and the only failures are
-requests that were in flight on the killed host."""
+drained (SIGTERM), each when the load has got so far (HAProxy's counts, not a clock). No
+acknowledged write is lost, no answer is wrong, and the only failures are requests that were in
+flight on the killed host."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,35 @@ from tests.support.servers import free_port
 pytestmark = pytest.mark.backend("postgresql")  # the cluster's database is PostgreSQL: run once
 HOSTS = 3
 CONCURRENCY = 16
+REQUESTS = 4000  # the faults below come at its 200th and 400th request, and once host 1 is back
+
+
+async def served(cluster: topology.Cluster) -> dict[str, int]:
+    """HTTP requests each app host has answered through HAProxy (its ``req_tot``), by server name."""
+    text = await asyncio.to_thread(topology.haproxy, cluster, "show stat")
+    header, *rows = text.strip().splitlines()
+    names = header.lstrip("# ").split(",")
+    counts = {}
+    for row in rows:
+        fields = dict(zip(names, row.split(","), strict=False))
+        if fields.get("pxname") == "app" and fields.get("svname", "").startswith("h"):
+            counts[fields["svname"]] = int(fields.get("req_tot") or 0)
+    return counts
+
+
+def total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+async def until(cluster: topology.Cluster, load: asyncio.subprocess.Process, what: str,
+                done: Callable[[dict[str, int]], bool]) -> dict[str, int]:
+    """Polls HAProxy's counts until ``done``; fails if the load ends first or two minutes pass."""
+    deadline = asyncio.get_running_loop().time() + 120
+    while not done(counts := await served(cluster)):
+        assert load.returncode is None, f"the load ended before {what}: {counts}"
+        assert asyncio.get_running_loop().time() < deadline, f"{what}: not after 120 s ({counts})"
+        await asyncio.sleep(0.1)
+    return counts
 
 
 @pytest.fixture(scope="module")
@@ -154,16 +184,19 @@ async def test_under_load_a_killed_host_and_a_drained_one_lose_no_acknowledged_w
     for host in range(1, HOSTS + 1):
         await asyncio.to_thread(topology.restart_host, cluster, host)
     report = tmp_path / "mixed.json"
+    before = await served(cluster)
     load = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loadtest", "--url", cluster.url, "--scenario", "mixed",
-        "--concurrency", str(CONCURRENCY), "--duration", "24", "--timeout", "10",
+        "--concurrency", str(CONCURRENCY), "--requests", str(REQUESTS), "--timeout", "10",
         "--max-error-rate", "1", "--json", str(report), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    await asyncio.sleep(5)
+    # The faults follow the load's progress (HAProxy's counts), not the clock: on a slow machine
+    # each comes later, never after the load ended.
+    await until(cluster, load, "the load is under way", lambda n: total(n) - total(before) >= 200)
     topology.signal_host(cluster, 1, signal.SIGKILL)  # a host dies with requests in flight
-    await asyncio.sleep(5)
+    dead = await until(cluster, load, "the others carried on", lambda n: total(n) - total(before) >= 400)
     topology.start_host(cluster, 1)  # and comes back
-    await asyncio.sleep(5)
+    await until(cluster, load, "host 1 serves again", lambda n: n["h1"] - dead["h1"] >= 30)
     topology.signal_host(cluster, 2, signal.SIGTERM)  # another is drained, as systemd stops it
     output, _ = await asyncio.wait_for(load.communicate(), 90)
     assert load.returncode == 0, output.decode()[-3000:]

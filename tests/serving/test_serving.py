@@ -79,6 +79,14 @@ def test_the_image_installs_the_locked_dependencies_before_it_copies_the_code() 
     assert "loadtest" not in _dockerfile()  # the load generator is a client: not in the image
 
 
+def test_the_server_installs_no_client_tool() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[\[<>=~ ]", spec)[0] for spec in project["dependencies"]}
+    assert not runtime & {"aiohttp", "rich", "httpx", "playwright", "matplotlib"}
+    assert {"aiohttp", "rich"} <= {re.split(r"[\[<>=~ ]", spec)[0]
+                                   for spec in project["optional-dependencies"]["loadtest"]}
+
+
 def test_a_taken_address_is_refused_with_one_line(tmp_path: Path) -> None:
     """Another server already listens there, with SO_REUSEPORT as a multi-worker Hypercorn does:
     Hypercorn would bind beside it without a word and the kernel would split the connections."""

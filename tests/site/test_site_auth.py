@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.infra.database import get_database
 from app.models import User
-from app.site.common import is_safe_next
+from app.site.next_url import is_safe_next
 from tests.conftest import TEST_PASSWORD
 from tests.support.database import count_queries
 from tests.support.site import make_user, page_text, post, sign_in, token_for

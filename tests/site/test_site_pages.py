@@ -14,7 +14,7 @@ from app.domain.passwords import verify_password
 from app.infra.database import get_database
 from app.live import get_live
 from app.models import User
-from app.site.common import Pager
+from app.site.pager import Pager
 from tests.support.database import count_queries
 from tests.support.site import make_article, make_user, page_text, post, sign_in
 

@@ -165,3 +165,13 @@ async def test_compare_prints_both_targets(live_server: str, tmp_path: Path,
     out = capsys.readouterr().out
     assert f"A = {live_server}" in out and f"B = {second}" in out  # which column is which
     assert "B / A" in out and "…" not in out
+
+
+def test_without_its_extra_the_generator_says_what_to_install() -> None:
+    # The server's install has no aiohttp or rich (pyproject's loadtest extra): one clear line.
+    script = "import sys; sys.modules['aiohttp'] = None; import loadtest"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("conduit-loadtest needs aiohttp, from the loadtest extra: "
+                                   "pip install 'quart-conduit[loadtest]' (make's dev install has it)")
