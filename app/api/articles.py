@@ -26,7 +26,7 @@ from app.api.schemas import (
     comment_json,
 )
 from app.api.validation import json_body, query
-from app.domain import articles, comments
+from app.domain import article_lists, articles, comments, favorites
 from app.domain.limits import ID_MAX, LIMIT_MAX
 from app.domain.records import ArticleRecord, Page
 from app.domain.users import UNSET
@@ -45,7 +45,7 @@ async def list_articles(query_args: ArticleQuery) -> Response:
     to 10,000 and is 10,000 past that."""
     filters = {name: value for name in ("tag", "author", "favorited")
                if (value := getattr(query_args, name))}
-    page = await articles.list_articles(
+    page = await article_lists.list_articles(
         get_db(), viewer_id=viewer_id(), limit=min(query_args.limit, LIMIT_MAX),
         offset=query_args.offset, before=query_args.before, after=query_args.after, **filters)
     return _linked(page, "api.list_articles", filters, query_args)
@@ -72,7 +72,7 @@ def _linked(page: Page[ArticleRecord], endpoint: str, args: dict[str, Any],
 @answers(ArticlesEnvelope, 200, 422)
 async def feed(query_args: PageQuery) -> Response:
     """Articles by the authors the caller follows, most recent first; ``Link`` as for the list."""
-    page = await articles.feed(get_db(), current_user().id, limit=min(query_args.limit, LIMIT_MAX),
+    page = await article_lists.feed(get_db(), current_user().id, limit=min(query_args.limit, LIMIT_MAX),
                                offset=query_args.offset, before=query_args.before,
                                after=query_args.after)
     return _linked(page, "api.feed", {}, query_args)
@@ -94,7 +94,7 @@ async def create_article(data: NewArticleBody) -> tuple[Json, int]:
 @answers(ArticleEnvelope, 200, 401, 404, 422)
 async def get_article(slug: str) -> Json:
     """A slug the article had before a rename answers 301 to its current URL (app.former_slugs)."""
-    return article_envelope(await articles.get_article(get_db(), slug, viewer_id()))
+    return article_envelope(await article_lists.get_article(get_db(), slug, viewer_id()))
 
 
 @blueprint.put("/articles/<slug:slug>")
@@ -126,14 +126,14 @@ async def delete_article(slug: str) -> Response:
 @login_required
 @answers(ArticleEnvelope, 200, 404, 422)
 async def favorite(slug: str) -> Json:
-    return article_envelope(await articles.favorite(get_db(), current_user().id, slug))
+    return article_envelope(await favorites.favorite(get_db(), current_user().id, slug))
 
 
 @blueprint.delete("/articles/<slug>/favorite")
 @login_required
 @answers(ArticleEnvelope, 200, 404, 422)
 async def unfavorite(slug: str) -> Json:
-    return article_envelope(await articles.unfavorite(get_db(), current_user().id, slug))
+    return article_envelope(await favorites.unfavorite(get_db(), current_user().id, slug))
 
 
 @blueprint.get("/articles/<slug>/comments")
@@ -169,4 +169,4 @@ async def delete_comment(slug: str, comment_id: str) -> Response:
 @answers(TagsEnvelope, 200, 422)
 async def tags(query_args: TagsQuery) -> Json:
     """The tags on at least one article, the most used first."""
-    return {"tags": await articles.tags_in_use(get_db(), limit=query_args.limit)}
+    return {"tags": await article_lists.tags_in_use(get_db(), limit=query_args.limit)}

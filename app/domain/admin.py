@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.article_lists import check_paging
 from app.domain.article_queries import COUNT_BOUND
-from app.domain.articles import check_paging
 from app.domain.comments import counted
 from app.domain.counters import site_total
 from app.domain.errors import NotFound

@@ -6,7 +6,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from app.domain import admin, articles, users
+from app.domain import admin, article_lists, articles, users
 from app.domain.limits import ID_MAX
 from app.infra.database import get_db
 from app.site import admin_blueprint as blueprint
@@ -51,7 +51,7 @@ async def set_admin(username: str) -> ResponseReturnValue:
 @admin_required
 async def article_list() -> ResponseReturnValue:
     pager = requested_page()
-    result = await articles.list_articles(get_db(), limit=pager.size, offset=pager.offset)
+    result = await article_lists.list_articles(get_db(), limit=pager.size, offset=pager.offset)
     return await render_template(
         "admin/articles.html", result=result, section="articles", page_args={},
         pager=pager.counted(result.total),

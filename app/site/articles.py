@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from app.domain import Conflict, Forbidden, Invalid, articles, comments
+from app.domain import Conflict, Forbidden, Invalid, article_lists, articles, comments, favorites
 from app.domain.limits import ID_MAX
 from app.domain.records import ArticleRecord
 from app.infra.database import get_db
@@ -30,7 +30,7 @@ async def article(slug: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     live_after = await get_live().hub.position()  # before the page's data: live.js goes on from it
-    record = await articles.get_article(db, slug, viewer_id)  # a former slug: app.former_slugs
+    record = await article_lists.get_article(db, slug, viewer_id)  # a former slug: app.former_slugs
     form = await CommentForm.create_form() if user else None
     return await _article_page(record, viewer_id, form, live_after)
 
@@ -59,7 +59,7 @@ async def add_comment(slug: str) -> ResponseReturnValue:
             await flash("Your comment is posted.", "success")
             return redirect(url_for("site.article", slug=slug, _anchor=f"comment-{comment.id}"))
     # Invalid: the article page again, with the error beside the comment box (a GET reads it).
-    record = await articles.get_article(get_db(), slug, signed_in_user().id)
+    record = await article_lists.get_article(get_db(), slug, signed_in_user().id)
     return await _article_page(record, signed_in_user().id, form)
 
 
@@ -79,7 +79,7 @@ async def delete_comment(slug: str, comment_id: int) -> ResponseReturnValue:
 @login_required
 async def favorite(slug: str) -> ResponseReturnValue:
     back = await form_next(url_for("site.article", slug=slug))
-    record = await articles.favorite(get_db(), signed_in_user().id, slug)
+    record = await favorites.favorite(get_db(), signed_in_user().id, slug)
     await flash(f"“{record.title}” is in your favorites.", "success")
     return redirect(back)
 
@@ -88,7 +88,7 @@ async def favorite(slug: str) -> ResponseReturnValue:
 @login_required
 async def unfavorite(slug: str) -> ResponseReturnValue:
     back = await form_next(url_for("site.article", slug=slug))
-    record = await articles.unfavorite(get_db(), signed_in_user().id, slug)
+    record = await favorites.unfavorite(get_db(), signed_in_user().id, slug)
     await flash(f"“{record.title}” is no longer in your favorites.", "info")
     return redirect(back)
 
@@ -130,7 +130,7 @@ async def new_article() -> ResponseReturnValue:
 async def edit_article(slug: str) -> ResponseReturnValue:
     user = signed_in_user()
     db = get_db()
-    current: ArticleRecord = await articles.get_article(db, slug, user.id)
+    current: ArticleRecord = await article_lists.get_article(db, slug, user.id)
     if current.author.username != user.username:
         # Checked on GET as well: nobody sees an editor they could not save.
         raise Forbidden("article")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from app.domain import Conflict, Forbidden, Invalid, articles, users
+from app.domain import Conflict, Forbidden, Invalid, article_lists, users
 from app.domain.users import UNSET
 from app.infra.database import get_db
 from app.infra.rate_limits import limit
@@ -38,12 +38,12 @@ async def home() -> ResponseReturnValue:
     live_after = await get_live().hub.position() if position.first else None
     if feed == "following" and user is not None:
         tab = "following"
-        result = await articles.feed(db, user.id, **position.args())
+        result = await article_lists.feed(db, user.id, **position.args())
     else:
         tab = "tag" if tag else "global"
-        result = await articles.list_articles(db, viewer_id=user.id if user else None, tag=tag,
+        result = await article_lists.list_articles(db, viewer_id=user.id if user else None, tag=tag,
                                               **position.args())
-    tags = await articles.tags_in_use(db, limit=POPULAR_TAGS)
+    tags = await article_lists.tags_in_use(db, limit=POPULAR_TAGS)
     return await render_template(
         "site/home.html", result=result, tags=tags, tab=tab, tag=tag, first=position.first,
         page_args={"feed": "following"} if tab == "following" else {"tag": tag} if tag else {},
@@ -57,7 +57,7 @@ async def _profile_page(username: str, tab: str) -> ResponseReturnValue:
     viewer_id = user.id if user else None
     db = get_db()
     profile = await users.get_profile(db, username, viewer_id)
-    result = await articles.list_articles(
+    result = await article_lists.list_articles(
         db, viewer_id=viewer_id, **requested_position().args(),
         author=profile.username if tab == "articles" else None,
         favorited=profile.username if tab == "favorited" else None,

@@ -10,7 +10,7 @@ from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import create_app
-from app.domain import articles
+from app.domain import article_lists, articles, favorites
 from app.infra.database import get_database
 from app.infra.settings import ConfigError, load_settings
 from app.models import Article, utcnow
@@ -96,7 +96,7 @@ async def test_a_server_error_is_json_and_says_nothing_inside(http: httpx.AsyncC
     async def broken(*_args: object, **_kwargs: object) -> list[str]:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(articles, "tags_in_use", broken)
+    monkeypatch.setattr(article_lists, "tags_in_use", broken)
     response = await http.get("/api/tags")
     assert response.status_code == 500
     assert errors(response) == {"server": ["hit an error; it is logged"]}
@@ -219,7 +219,7 @@ async def _many_articles(db: AsyncSession, count: int) -> list[int]:
     for i, author_id in enumerate(people):
         view = await articles.create_article(db, author_id, title=f"Story {i}", description="d",
                                              body="b", tags=[f"tag{i}", "common"])
-        await articles.favorite(db, people[(i + 1) % count], view.slug)
+        await favorites.favorite(db, people[(i + 1) % count], view.slug)
     return people
 
 

@@ -9,7 +9,7 @@ import httpx
 from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import articles
+from app.domain import article_lists, articles
 from tests.support.api import auth, new_article, register
 from tests.support.site import make_article, make_user, post, sign_in
 
@@ -95,4 +95,4 @@ async def test_the_sites_actions_follow_an_old_slug_too(client: Any, db: AsyncSe
     answer = await post(client, f"/article/{made.slug}/favorite")
     assert answer.status_code == 308
     assert answer.headers["Location"].endswith(f"/article/{renamed.slug}/favorite")
-    assert (await articles.get_article(db, renamed.slug)).favorites_count == 0  # not yet: redirected
+    assert (await article_lists.get_article(db, renamed.slug)).favorites_count == 0  # not yet: redirected

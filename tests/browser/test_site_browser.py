@@ -26,7 +26,7 @@ while the same worker serves other requests.
 ```python
 @blueprint.get("/article/<slug>")
 async def article(slug: str) -> str:
-    view = await articles.get_article(get_db(), slug)
+    view = await article_lists.get_article(get_db(), slug)
     return await render_template("site/article.html", article=view)
 ```
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import Invalid, InvalidCredentials, NotFound, articles, users
+from app.domain import Invalid, InvalidCredentials, NotFound, article_lists, articles, users
 from app.site import rendering
 from tests.support.api import auth, errors, new_article, register
 from tests.support.site import make_article, make_user, post, sign_in
@@ -72,9 +72,9 @@ async def test_lookups_with_nul_find_nothing_without_asking_the_database(db: Asy
     with pytest.raises(NotFound):
         await users.get_profile(db, "a\x00b")
     with pytest.raises(NotFound):
-        await articles.get_article(db, "real\x00")
-    assert (await articles.list_articles(db, tag="py\x00thon")).total == 0
-    assert (await articles.list_articles(db, author="auth\x00or")).total == 0
+        await article_lists.get_article(db, "real\x00")
+    assert (await article_lists.list_articles(db, tag="py\x00thon")).total == 0
+    assert (await article_lists.list_articles(db, author="auth\x00or")).total == 0
     with pytest.raises(InvalidCredentials):
         await users.authenticate(db, email="author@example.test", password="pass\x00word")
 
@@ -82,13 +82,13 @@ async def test_lookups_with_nul_find_nothing_without_asking_the_database(db: Asy
 async def test_empty_filters_are_no_filter(db: AsyncSession) -> None:
     author = await make_user(db, "author")
     await make_article(db, author, "One")
-    page = await articles.list_articles(db, tag="", author="", favorited="")
+    page = await article_lists.list_articles(db, tag="", author="", favorited="")
     assert page.total == 1
 
 
 async def test_paging_and_ids_are_bounded(db: AsyncSession, client) -> None:
     with pytest.raises(Invalid):
-        await articles.list_articles(db, offset=2**31)
+        await article_lists.list_articles(db, offset=2**31)
     for path in ("/?page=99999999999999999999", "/profile/nobody?page=4611686018427387904"):
         response = await client.get(path)
         assert response.status_code in (200, 404), path

@@ -7,7 +7,7 @@ import pytest
 from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import NotFound, admin, articles, comments, users
+from app.domain import NotFound, admin, article_lists, comments, users
 from app.domain.sessions import start_session
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support.database import add_users
@@ -160,7 +160,7 @@ async def test_admin_deletes_any_article(client, db: AsyncSession) -> None:
     response = await post(client, f"/admin/articles/{view.slug}/delete", {"confirm": "yes"},
                           token_page="/admin/")
     assert response.headers["location"] == "/admin/articles"
-    assert (await articles.list_articles(db)).total == 0
+    assert (await article_lists.list_articles(db)).total == 0
 
 
 async def test_admin_deletes_any_comment_from_the_list_or_the_article(client,

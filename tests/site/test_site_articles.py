@@ -9,7 +9,7 @@ from markupsafe import Markup
 from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import NotFound, articles, comments
+from app.domain import NotFound, article_lists, comments
 from app.site import rendering
 from app.site.forms import parse_tags, tags_text
 from app.site.rendering import format_date, render_markdown
@@ -123,7 +123,7 @@ async def test_write_an_article_with_tags(client, db: AsyncSession) -> None:
     assert response.headers["location"] == "/article/my-first-article"
     html = await page_text(client, "/article/my-first-article")
     assert "Your article is published." in html and "<h1>Hi</h1>" in html
-    assert (await articles.get_article(db, "my-first-article")).tags == ["asyncio", "python", "web"]
+    assert (await article_lists.get_article(db, "my-first-article")).tags == ["asyncio", "python", "web"]
 
 
 async def test_the_editor_shows_errors_beside_the_fields(client, db: AsyncSession) -> None:
@@ -138,7 +138,7 @@ async def test_the_editor_shows_errors_beside_the_fields(client, db: AsyncSessio
     response = await post(client, "/editor", {"title": "T", "description": "d", "body": "b",
                                               "tags": "x" * 70}, token_page="/editor")
     assert "tags are at most 64 characters" in (await response.get_data()).decode()
-    assert (await articles.list_articles(db)).total == 0
+    assert (await article_lists.list_articles(db)).total == 0
 
 
 async def test_the_editor_needs_sign_in_and_csrf(client, db: AsyncSession) -> None:
@@ -148,7 +148,7 @@ async def test_the_editor_needs_sign_in_and_csrf(client, db: AsyncSession) -> No
     await sign_in(client, "alice")
     response = await client.post("/editor", form={"title": "T", "description": "d", "body": "b"})
     assert response.status_code == 400
-    assert (await articles.list_articles(db)).total == 0
+    assert (await article_lists.list_articles(db)).total == 0
 
 
 async def test_edit_your_own_article(client, db: AsyncSession) -> None:
@@ -161,7 +161,7 @@ async def test_edit_your_own_article(client, db: AsyncSession) -> None:
         "title": "New title", "description": "New", "body": "New body", "tags": "new"},
         token_page=f"/editor/{view.slug}")
     assert response.headers["location"] == "/article/new-title"
-    updated = await articles.get_article(db, "new-title")
+    updated = await article_lists.get_article(db, "new-title")
     assert updated.body == "New body" and updated.tags == ["new"]
 
 
@@ -185,7 +185,7 @@ async def test_saving_the_editor_keeps_tags_with_spaces(client, db: AsyncSession
         "title": "Tagged", "description": "Changed", "body": "Some *body*.",
         "tags": '"machine learning" web'}, token_page=f"/editor/{view.slug}")
     assert response.status_code == 302
-    updated = await articles.get_article(db, view.slug)
+    updated = await article_lists.get_article(db, view.slug)
     assert updated.description == "Changed" and updated.tags == ["machine learning", "web"]
 
 
@@ -203,7 +203,7 @@ async def test_others_cannot_edit_or_delete_an_article(client, db: AsyncSession)
     assert "403 Forbidden" in (await response.get_data()).decode()
     response = await post(client, f"/article/{view.slug}/delete", {"confirm": "yes"}, token_page="/")
     assert response.status_code == 403
-    assert (await articles.get_article(db, view.slug)).title == "Alice's"
+    assert (await article_lists.get_article(db, view.slug)).title == "Alice's"
 
 
 async def test_delete_your_own_article(client, db: AsyncSession) -> None:
@@ -215,7 +215,7 @@ async def test_delete_your_own_article(client, db: AsyncSession) -> None:
     response = await post(client, f"/article/{view.slug}/delete", {"confirm": "yes"}, token_page="/")
     assert response.headers["location"] == "/"
     with pytest.raises(NotFound):
-        await articles.get_article(db, view.slug)
+        await article_lists.get_article(db, view.slug)
 
 
 async def test_comment_on_an_article(client, db: AsyncSession) -> None:

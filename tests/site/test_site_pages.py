@@ -9,7 +9,7 @@ from quart import Quart
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import articles, users
+from app.domain import article_lists, favorites, users
 from app.domain.passwords import verify_password
 from app.infra.database import get_database
 from app.live import get_live
@@ -113,7 +113,7 @@ async def test_home_page_queries_do_not_grow_with_the_page_size(app: Quart, clie
         author = authors[n % 4]
         view = await make_article(db, author, f"Article {n}", tags=(f"t{n % 5}", f"u{n % 3}"))
         if n % 2:
-            await articles.favorite(db, viewer.id, view.slug)
+            await favorites.favorite(db, viewer.id, view.slug)
     await users.follow(db, viewer.id, "author1")
     await sign_in(client, "viewer")
     engine = get_database(app).engine
@@ -137,15 +137,15 @@ async def test_profile_shows_articles_and_favorites_tabs(client, db: AsyncSessio
     await users.update_account(db, alice.id, bio="I write about <b>loops</b>.")
     await make_article(db, alice, "Alice writes")
     liked = await make_article(db, bruno, "Bruno writes")
-    await articles.favorite(db, alice.id, liked.slug)
+    await favorites.favorite(db, alice.id, liked.slug)
     html = await page_text(client, "/profile/alice")
     assert "<h1>alice</h1>" in html
     assert "I write about &lt;b&gt;loops&lt;/b&gt;." in html  # autoescaped
     assert '<h2 class="tab active">My Articles</h2>' in html
     assert _titles(html) == ["Alice writes"]
-    favorites = await page_text(client, "/profile/alice/favorites")
-    assert '<h2 class="tab active">Favorited Articles</h2>' in favorites
-    assert _titles(favorites) == ["Bruno writes"]
+    favorited_page = await page_text(client, "/profile/alice/favorites")
+    assert '<h2 class="tab active">Favorited Articles</h2>' in favorited_page
+    assert _titles(favorited_page) == ["Bruno writes"]
     assert (await client.get("/profile/nobody")).status_code == 404
 
 
@@ -197,13 +197,13 @@ async def test_favorite_and_unfavorite_from_the_home_page(client, db: AsyncSessi
     response = await post(client, f"/article/{view.slug}/favorite", {"next": "/?tag=python"},
                           token_page="/")
     assert response.headers["location"] == "/?tag=python"
-    assert (await articles.get_article(db, view.slug)).favorites_count == 1
+    assert (await article_lists.get_article(db, view.slug)).favorites_count == 1
     await db.rollback()  # the test's session is a writer's: end its transaction (SQLite lock)
     html = await page_text(client, "/")
     assert f'action="/article/{view.slug}/unfavorite"' in html
     await post(client, f"/article/{view.slug}/unfavorite", token_page="/")
     db.expire_all()
-    assert (await articles.get_article(db, view.slug)).favorites_count == 0
+    assert (await article_lists.get_article(db, view.slug)).favorites_count == 0
 
 
 async def test_favorite_without_csrf_is_refused(client, db: AsyncSession) -> None:
@@ -212,7 +212,7 @@ async def test_favorite_without_csrf_is_refused(client, db: AsyncSession) -> Non
     await sign_in(client, "alice")
     response = await client.post(f"/article/{view.slug}/favorite", form={"csrf_token": "forged"})
     assert response.status_code == 400
-    assert (await articles.get_article(db, view.slug)).favorites_count == 0
+    assert (await article_lists.get_article(db, view.slug)).favorites_count == 0
 
 
 async def test_settings_update_the_account(client, db: AsyncSession) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain import NotFound, articles, comments
+from app.domain import NotFound, article_lists, articles, comments, favorites
 from app.models import Comment
 from tests.conftest import TEST_PASSWORD_HASH
 from tests.support.database import add_users
@@ -24,7 +24,7 @@ async def test_200_concurrent_favorites_and_comments_are_all_kept(
 
     async def favorite(user_id: int) -> int:
         async with maker() as session:  # never share a session between tasks
-            return (await articles.favorite(session, user_id, article.slug)).favorites_count
+            return (await favorites.favorite(session, user_id, article.slug)).favorites_count
 
     async def comment(user_id: int) -> int:
         async with maker() as session:
@@ -34,7 +34,7 @@ async def test_200_concurrent_favorites_and_comments_are_all_kept(
                                    return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert errors == []  # no "database is locked", no lost connection
-    final = await articles.get_article(db, article.slug)
+    final = await article_lists.get_article(db, article.slug)
     assert final.favorites_count == WRITERS
     assert await db.scalar(select(func.count()).select_from(Comment)) == WRITERS
     comment_ids = results[WRITERS:]
@@ -84,7 +84,7 @@ async def test_unfavorites_and_comment_deletions_racing_the_articles_deletion_ne
     fans = await add_users(db, 40, TEST_PASSWORD_HASH, prefix="racer")
     async def unfavorite(slug: str, fan: int) -> None:
         async with patient() as session:
-            await articles.unfavorite(session, fan, slug)
+            await favorites.unfavorite(session, fan, slug)
 
     async def uncomment(slug: str, fan: int, comment_id: int) -> None:
         async with patient() as session:
@@ -99,7 +99,7 @@ async def test_unfavorites_and_comment_deletions_racing_the_articles_deletion_ne
                                               description="d", body="b", tags=[])).slug
         notes = []
         for fan in fans[1:]:
-            await articles.favorite(db, fan, slug)
+            await favorites.favorite(db, fan, slug)
             notes.append((fan, (await comments.add_comment(db, fan, slug, "bye")).id))
         racers = ([unfavorite(slug, fan) for fan in fans[1:20]]
                   + [uncomment(slug, *note) for note in notes[:20]])

@@ -12,7 +12,7 @@ from quart import Quart
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.domain import DomainError, articles, comments, users
+from app.domain import DomainError, article_lists, articles, comments, favorites, users
 from app.domain.counters import recount
 from app.infra.database import get_database
 from app.models import Article, User
@@ -46,9 +46,9 @@ async def test_random_concurrent_writes_and_a_recount_meanwhile_leave_no_drift(
         async with maker() as session:  # a session per task, never shared
             try:
                 if kind == "favorite":
-                    await articles.favorite(session, people[who], slug)
+                    await favorites.favorite(session, people[who], slug)
                 elif kind == "unfavorite":
-                    await articles.unfavorite(session, people[who], slug)
+                    await favorites.unfavorite(session, people[who], slug)
                 elif kind == "comment":
                     written.append((await comments.add_comment(session, people[who], slug, "hi")).id)
                 elif kind == "uncomment" and written:
@@ -86,7 +86,7 @@ async def test_recount_finds_and_repairs_every_kind_of_drift(app: Quart, db: Asy
     people = await add_users(db, 3, TEST_PASSWORD_HASH)
     made = await articles.create_article(db, people[0], title="Counted", description="d", body="b",
                                          tags=["x", "y"])
-    await articles.favorite(db, people[1], made.slug)
+    await favorites.favorite(db, people[1], made.slug)
     await comments.add_comment(db, people[2], made.slug, "hello")
     assert await recount(_engine(app)) == dict.fromkeys(await recount(_engine(app)), 0)
     async with _engine(app).begin() as conn:  # as a bulk import, or a restore of part, would leave it
@@ -103,21 +103,21 @@ async def test_recount_finds_and_repairs_every_kind_of_drift(app: Quart, db: Asy
                      "article_tags.created_at": 2, "favorites.article_created_at": 1,
                      "site_counters": 3, "article_hours": 1}
     assert await recount(_engine(app)) == dict.fromkeys(drift, 0)
-    again = await articles.get_article(db, made.slug)
+    again = await article_lists.get_article(db, made.slug)
     assert (again.favorites_count, again.comments_count) == (1, 1)
-    page = await articles.list_articles(db, tag="x")  # the copied time is back: the tag lists it
+    page = await article_lists.list_articles(db, tag="x")  # the copied time is back: the tag lists it
     assert [item.slug for item in page.items] == [made.slug] and page.total == 1
-    assert (await articles.list_articles(db)).total == 1
+    assert (await article_lists.list_articles(db)).total == 1
 
 
 async def test_a_counter_never_goes_below_zero(app: Quart, db: AsyncSession) -> None:
     people = await add_users(db, 2, TEST_PASSWORD_HASH)
     made = await articles.create_article(db, people[0], title="Low", description="d", body="b")
-    await articles.favorite(db, people[1], made.slug)
+    await favorites.favorite(db, people[1], made.slug)
     async with _engine(app).begin() as conn:  # drifted low, somehow
         await conn.execute(text("UPDATE articles SET favorites_count = 0"))
         await conn.execute(text("UPDATE users SET favorites_count = 0"))
-    after = await articles.unfavorite(db, people[1], made.slug)
+    after = await favorites.unfavorite(db, people[1], made.slug)
     assert after.favorites_count == 0  # clamped, not -1
     assert await db.scalar(select(User.favorites_count).where(User.id == people[1])) == 0
     assert sum((await recount(_engine(app))).values()) == 0  # and right again: nobody favorites it
@@ -128,23 +128,23 @@ async def test_totals_come_from_counters_for_every_list(app: Quart, db: AsyncSes
     for n in range(5):
         made = await articles.create_article(db, people[n % 2], title=f"A {n}", description="d",
                                              body="b", tags=["even" if n % 2 == 0 else "odd"])
-        await articles.favorite(db, people[3], made.slug)
+        await favorites.favorite(db, people[3], made.slug)
     await users.follow(db, people[2], "user0")
     await users.follow(db, people[2], "user1")
-    assert (await articles.list_articles(db)).total == 5
-    assert (await articles.list_articles(db, tag="even")).total == 3
-    assert (await articles.list_articles(db, author="USER1")).total == 2
-    assert (await articles.list_articles(db, favorited="user3")).total == 5
-    assert (await articles.feed(db, people[2])).total == 5
-    combined = await articles.list_articles(db, tag="odd", author="user1")
+    assert (await article_lists.list_articles(db)).total == 5
+    assert (await article_lists.list_articles(db, tag="even")).total == 3
+    assert (await article_lists.list_articles(db, author="USER1")).total == 2
+    assert (await article_lists.list_articles(db, favorited="user3")).total == 5
+    assert (await article_lists.feed(db, people[2])).total == 5
+    combined = await article_lists.list_articles(db, tag="odd", author="user1")
     assert (combined.total, combined.bounded) == (2, False)
-    assert await articles.tags_in_use(db) == ["even", "odd"]
-    await articles.delete_article(db, (await articles.list_articles(db, tag="odd")).items[0].slug,
+    assert await article_lists.tags_in_use(db) == ["even", "odd"]
+    await articles.delete_article(db, (await article_lists.list_articles(db, tag="odd")).items[0].slug,
                                   people[1])
-    assert await articles.tags_in_use(db) == ["even", "odd"]
-    assert (await articles.list_articles(db, tag="odd")).total == 1
-    assert (await articles.list_articles(db, favorited="user3")).total == 4
-    assert (await articles.feed(db, people[2])).total == 4
+    assert await article_lists.tags_in_use(db) == ["even", "odd"]
+    assert (await article_lists.list_articles(db, tag="odd")).total == 1
+    assert (await article_lists.list_articles(db, favorited="user3")).total == 4
+    assert (await article_lists.feed(db, people[2])).total == 4
 
 
 async def test_a_deep_offset_skips_hours_and_gives_the_same_page_as_a_walk(
@@ -162,11 +162,11 @@ async def test_a_deep_offset_skips_hours_and_gives_the_same_page_as_a_walk(
     drift = await recount(_engine(app))
     assert drift["article_hours"] > 0  # the hours moved with the times
     await articles.delete_article(db, made[7].slug, people[1])  # one hour now has two
-    walked = {offset: [a.slug for a in (await articles.list_articles(db, limit=4, offset=offset)).items]
+    walked = {offset: [a.slug for a in (await article_lists.list_articles(db, limit=4, offset=offset)).items]
               for offset in range(0, 25)}
     monkeypatch.setattr("app.domain.article_queries.OFFSET_WALK", 0)
     for offset, slugs in walked.items():
-        page = await articles.list_articles(db, limit=4, offset=offset)
+        page = await article_lists.list_articles(db, limit=4, offset=offset)
         assert [a.slug for a in page.items] == slugs, offset
         assert page.total == 22 and page.offset == offset
     assert walked[24] == [] and len(walked[20]) == 2

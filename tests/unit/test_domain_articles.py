@@ -7,7 +7,7 @@ from quart import Quart
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import Forbidden, Invalid, NotFound, articles, comments, users
+from app.domain import Forbidden, Invalid, NotFound, article_lists, articles, comments, favorites, users
 from app.domain.records import ArticleRecord
 from app.infra.database import get_database
 from app.models import Comment, Favorite
@@ -34,7 +34,7 @@ async def test_create_and_get_with_tags(db: AsyncSession, people: list[int]) -> 
     assert made.favorites_count == 0 and not made.favorited
     assert made.author.username == "user0"
     assert made.created_at == made.updated_at
-    got = await articles.get_article(db, made.slug, viewer_id=people[1])
+    got = await article_lists.get_article(db, made.slug, viewer_id=people[1])
     assert got == made
 
 
@@ -70,7 +70,7 @@ async def test_update_is_partial_and_retitling_changes_the_slug(db: AsyncSession
                                              tags=[])
     assert (retitled.slug, retitled.tags) == ("second-title", [])
     with pytest.raises(NotFound):
-        await articles.get_article(db, "first-title")
+        await article_lists.get_article(db, "first-title")
     with pytest.raises(Invalid):
         await articles.update_article(db, retitled.slug, people[0], tags=None)
 
@@ -91,46 +91,46 @@ async def test_delete_cascades_to_comments_favorites_and_tags(db: AsyncSession,
                                                               people: list[int]) -> None:
     made = await _write(db, people[0], "Doomed", ["gone"])
     await comments.add_comment(db, people[1], made.slug, "first!")
-    await articles.favorite(db, people[1], made.slug)
+    await favorites.favorite(db, people[1], made.slug)
     await articles.delete_article(db, made.slug, people[0])
     assert await db.scalar(select(func.count()).select_from(Comment)) == 0
     assert await db.scalar(select(func.count()).select_from(Favorite)) == 0
-    assert await articles.tags_in_use(db) == []
+    assert await article_lists.tags_in_use(db) == []
 
 
 async def test_lists_filter_page_and_count(db: AsyncSession, people: list[int]) -> None:
     for i in range(7):
         await _write(db, people[i % 2], f"Post {i}", ["even" if i % 2 == 0 else "odd", "all"])
-    await articles.favorite(db, people[2], "post-3")
-    await articles.favorite(db, people[2], "post-4")
+    await favorites.favorite(db, people[2], "post-3")
+    await favorites.favorite(db, people[2], "post-4")
 
-    page = await articles.list_articles(db, limit=3, offset=0)
+    page = await article_lists.list_articles(db, limit=3, offset=0)
     assert page.total == 7
     assert [a.title for a in page.items] == ["Post 6", "Post 5", "Post 4"]  # newest first
     assert all(a.body is None for a in page.items)
-    page2 = await articles.list_articles(db, limit=3, offset=6)
+    page2 = await article_lists.list_articles(db, limit=3, offset=6)
     assert [a.title for a in page2.items] == ["Post 0"] and page2.total == 7
 
-    assert (await articles.list_articles(db, tag="odd")).total == 3
-    assert (await articles.list_articles(db, author="USER1")).total == 3
-    fav = await articles.list_articles(db, favorited="user2", viewer_id=people[2])
+    assert (await article_lists.list_articles(db, tag="odd")).total == 3
+    assert (await article_lists.list_articles(db, author="USER1")).total == 3
+    fav = await article_lists.list_articles(db, favorited="user2", viewer_id=people[2])
     assert [a.slug for a in fav.items] == ["post-4", "post-3"]
     assert all(a.favorited and a.favorites_count == 1 for a in fav.items)
-    both = await articles.list_articles(db, tag="even", favorited="user2")
+    both = await article_lists.list_articles(db, tag="even", favorited="user2")
     assert [a.slug for a in both.items] == ["post-4"]
-    assert (await articles.list_articles(db, tag="nope")).total == 0
-    assert await articles.tags_in_use(db) == ["all", "even", "odd"]
+    assert (await article_lists.list_articles(db, tag="nope")).total == 0
+    assert await article_lists.tags_in_use(db) == ["all", "even", "odd"]
     for limit, offset in [(0, 0), (101, 0), (5, -1)]:
         with pytest.raises(Invalid):
-            await articles.list_articles(db, limit=limit, offset=offset)
+            await article_lists.list_articles(db, limit=limit, offset=offset)
 
 
 async def test_feed_has_only_followed_authors(db: AsyncSession, people: list[int]) -> None:
     await _write(db, people[0], "By zero")
     await _write(db, people[1], "By one")
-    assert (await articles.feed(db, people[2])).total == 0
+    assert (await article_lists.feed(db, people[2])).total == 0
     await users.follow(db, people[2], "user1")
-    feed = await articles.feed(db, people[2])
+    feed = await article_lists.feed(db, people[2])
     assert [a.title for a in feed.items] == ["By one"]
     assert feed.items[0].author.following
 
@@ -138,14 +138,14 @@ async def test_feed_has_only_followed_authors(db: AsyncSession, people: list[int
 async def test_favorite_is_idempotent_and_unfavorite_undoes(db: AsyncSession,
                                                             people: list[int]) -> None:
     made = await _write(db, people[0], "Liked")
-    assert (await articles.favorite(db, people[1], made.slug)).favorites_count == 1
-    again = await articles.favorite(db, people[1], made.slug)
+    assert (await favorites.favorite(db, people[1], made.slug)).favorites_count == 1
+    again = await favorites.favorite(db, people[1], made.slug)
     assert again.favorites_count == 1 and again.favorited
-    assert (await articles.favorite(db, people[2], made.slug)).favorites_count == 2
-    undone = await articles.unfavorite(db, people[1], made.slug)
+    assert (await favorites.favorite(db, people[2], made.slug)).favorites_count == 2
+    undone = await favorites.unfavorite(db, people[1], made.slug)
     assert undone.favorites_count == 1 and not undone.favorited
     with pytest.raises(NotFound):
-        await articles.favorite(db, people[1], "no-such-slug")
+        await favorites.favorite(db, people[1], "no-such-slug")
 
 
 async def test_comments_add_list_delete(db: AsyncSession, people: list[int]) -> None:
@@ -171,16 +171,16 @@ async def test_a_page_costs_the_same_queries_whatever_its_size(
         app: Quart, db: AsyncSession, people: list[int], limit: int) -> None:
     for i in range(60):
         made = await _write(db, people[i % 3], f"Article {i}", [f"t{i % 4}", "common"])
-        await articles.favorite(db, people[(i + 1) % 3], made.slug)
+        await favorites.favorite(db, people[(i + 1) % 3], made.slug)
     await users.follow(db, people[0], "user1")
     engine = get_database(app).engine
     assert engine is not None
     with count_queries(engine) as statements:
-        page = await articles.list_articles(db, viewer_id=people[0], limit=limit)
+        page = await article_lists.list_articles(db, viewer_id=people[0], limit=limit)
     assert len(page.items) == limit
     assert len(statements) == 1, statements  # the page, its tags and the total in one
     assert page.total == 60
     with count_queries(engine) as statements:
-        feed = await articles.feed(db, people[0], limit=limit)
+        feed = await article_lists.feed(db, people[0], limit=limit)
     assert len(feed.items) == min(limit, 20) and feed.total == 20
     assert len(statements) == 2, statements  # merged on read: the authors' heads, then the page
