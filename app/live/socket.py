@@ -1,7 +1,7 @@
 """One live socket, for either face: what it asks for, the checks before it is accepted, and the
 loop that sends its events, heartbeats and the reason it closes.
 
-Protocol (docs in README "Live updates"): the query string picks one subscription
+Protocol (docs/live.md): the query string picks one subscription
 (``article=<slug>``, or ``feed=global|yours`` with an optional ``tag=<tag>``) and may give
 ``after=<seq>``, the last event the client has. The server sends ``hello`` (``seq``: where the
 stream starts) or ``reload`` (the client is too far behind: reload and start again), then events
