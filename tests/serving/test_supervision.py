@@ -85,13 +85,15 @@ def test_a_killed_worker_is_replaced_while_clients_keep_getting_answers(
         before = worker_pids(master)
         prober = Prober(f"{server.url}/api/tags")
         prober.start()
-        time.sleep(0.5)
+        assert wait_for(lambda: len(prober.answers) >= 3, 30)  # answering before the kill
         victim = min(before)
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)  # as the OOM killer would
         replaced = wait_for(lambda: len(worker_pids(master) - before) == 1
                             and len(worker_pids(master)) == 2, 20)
-        time.sleep(1.0)
+        replaced_at = time.monotonic()
+        assert wait_for(lambda: sum(when >= killed_at for when, _ in list(prober.answers)) >= 20
+                        and sum(when >= replaced_at for when, _ in list(prober.answers)) >= 5, 60)
         prober.done.set()
         prober.join()
         assert replaced, f"no new worker: {worker_pids(master)} (before: {before})\n{log.read_text()}"
