@@ -27,7 +27,7 @@ from app.live.hub import GOING_AWAY, TOO_SLOW
 from tests.conftest import ROOT
 from tests.serving.test_rate_limits_live import _one_connection_per_worker
 from tests.support.api import auth, new_article, register
-from tests.support.servers import Server, free_port, running_server
+from tests.support.servers import Server, free_port, running_server, wait_until_echo_in_flight
 
 WAIT_S = 10.0
 
@@ -223,8 +223,8 @@ async def test_sigterm_closes_sockets_with_1001_and_finishes_requests_in_flight(
         async with aiohttp.ClientSession() as session:
             url = f"{server.url.replace('http', 'ws')}/api/live?feed=global"
             subscribers = [await subscribe(session, url) for _ in range(4)]
-            slow = asyncio.create_task(session.get(f"{server.url}/contexts/echo?token=slow&delay_ms=1500"))
-            await asyncio.sleep(0.3)  # the slow request is in flight
+            slow = asyncio.create_task(session.get(f"{server.url}/contexts/echo?token=slow&delay_ms=3000"))
+            await asyncio.to_thread(wait_until_echo_in_flight, server.url)
             server_.proc.send_signal(signal.SIGTERM)
             for sub in subscribers:
                 await asyncio.wait_for(sub.task, WAIT_S)

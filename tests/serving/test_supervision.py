@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.servers import Server, free_port, running_server
+from tests.support.servers import Server, free_port, running_server, wait_until_echo_in_flight
 
 pytestmark = pytest.mark.once  # the process supervisor: backend-independent
 
@@ -148,13 +148,13 @@ def test_sigterm_drains_requests_in_flight(database_url: str, tmp_path: Path) ->
         slow: dict[str, object] = {}
 
         def request() -> None:
-            with urllib.request.urlopen(f"{server.url}/contexts/echo?token=slow&delay_ms=1500",
+            with urllib.request.urlopen(f"{server.url}/contexts/echo?token=slow&delay_ms=3000",
                                         timeout=10) as answer:
                 slow["status"], slow["body"] = answer.status, answer.read()
 
         thread = threading.Thread(target=request)
         thread.start()
-        time.sleep(0.5)
+        wait_until_echo_in_flight(server.url)
         # As systemd stops a service: SIGTERM to every process of it, workers included. The
         # workers leave the draining to the master.
         for worker in worker_pids(server.proc.pid):

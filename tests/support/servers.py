@@ -124,6 +124,24 @@ def _answers(url: str) -> bool:
         return False
 
 
+def wait_until_echo_in_flight(base: str, timeout: float = 60) -> None:
+    """Returns once a probe of the lab's echo counts another echo in flight on its worker (the
+    slow one the caller started), so a signal sent next finds that request running; no clock
+    guesses when it has arrived. Each probe is a new connection, so the kernel spreads probes
+    over every worker. AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/contexts/echo?token=probe&delay_ms=0",
+                                        timeout=10) as answer:
+                if int(answer.headers["X-In-Flight"]) >= 2:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"no echo seen in flight at {base} within {timeout} s")
+
+
 @contextmanager
 def running_server(command: list[str], *, probe: str, log: Path, cwd: Path = ROOT,
                    env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[Server]:
