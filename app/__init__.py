@@ -97,7 +97,3 @@ def configure(app: Quart, settings: Settings) -> None:
     # Quart's logger has its own handler; Hypercorn logs requests and its own errors.
     app.logger.setLevel(settings.log_level)
 
-
-def settings_of(app: Quart) -> Settings:
-    settings: Settings = app.config["CONDUIT"]
-    return settings

@@ -6,7 +6,7 @@ maintenance through HAProxy's admin socket) runs wrk against the I/O-bound lab e
 await per request) and `/api/articles`, reading the CPU every part used from /proc: the app hosts
 (every process of every host), HAProxy, PostgreSQL and Redis. Then the load generator's verified
 `mixed` scenario on all 3 hosts, for the CPU a request of a realistic mix costs each part: the
-capacity model in the README is built from those figures. All 3 hosts share this machine's
+capacity model in docs/benchmarks.md is built from those figures. All 3 hosts share this machine's
 2 cores: more hosts here cannot mean more throughput for CPU-bound work; the figures say what a
 request costs where, which is what a real deployment needs to know.
 """

@@ -235,7 +235,7 @@ def start_redis(cluster: Cluster) -> None:
 def create_database(cluster: Cluster) -> None:
     """The database, owned by a role of its own that runs the migrations, and the app's role,
     which may read and write rows and nothing else, with a connection limit and a statement
-    timeout on it (deploy/README.md, step 1). Neither is a superuser."""
+    timeout on it (docs/deploying.md, "Production, step by step", step 1). Neither is a superuser."""
     psql = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c"]
     owner, app = f'"{cluster.owner}"', f'"{cluster.app_role}"'
     sh(*psql, f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)')

@@ -1,6 +1,6 @@
 """The ``live`` scenario: S WebSocket subscribers on one article, W writers commenting on it and
 toggling their favorite; every subscriber must receive every acknowledged write's event exactly
-once and in order (app/loadtest/livecheck.py). Reported: lost, duplicated and out-of-order events
+once and in order (loadtest/livecheck.py). Reported: lost, duplicated and out-of-order events
 (any fails the run) and the delivery latency, from the moment a write's answer arrived to the
 moment a subscriber received its event, on this process's monotonic clock.
 

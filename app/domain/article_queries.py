@@ -183,7 +183,7 @@ def _keys(filters: tuple[str, ...], side: str) -> Select[Any]:
     entries however the filters overlap (not at all, at worst). The price: a match older than the
     newest 10,000 of the lead's articles past the cursor is found only when a page of matches
     leads there (a cursor from a full page); one behind 10,000 non-matching articles is not
-    listed (a known limit: see docs/data-at-scale.md)."""
+    listed (a known limit: see docs/architecture.md, "Data at scale")."""
     combined = len(filters) > 1
     id_, at, where = _source((_lead(filters),) if combined else filters)
     keys = _ordered(select(id_.label("id"), at.label("at")).where(*where, *_beyond(at, id_, side)),
