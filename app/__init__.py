@@ -15,7 +15,7 @@ from app.infra.rate_limiter import Limiter
 from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
 from app.serving.guard import Guard
-from app.serving.upstream_fixes import is_flask_default_processor
+from app.serving.upstream_fixes import drop_flask_context_processor
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -73,13 +73,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.asgi_app = Guard(app.asgi_app, hsts=settings.env == "production",  # type: ignore[method-assign]
                          lab=settings.contexts_lab)
     return app
-
-
-def drop_flask_context_processor(app: Quart) -> None:
-    """Every blueprint carries Flask's default template context processor, run in a worker thread
-    on each render (app.serving.upstream_fixes.is_flask_default_processor): dropped."""
-    for processors in app.template_context_processors.values():
-        processors[:] = [p for p in processors if not is_flask_default_processor(p)]
 
 
 def configure(app: Quart, settings: Settings) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from importlib.metadata import version
 
+from quart import Quart
+
 log = logging.getLogger(__name__)
 
 # The Hypercorn line close_idle_http2 was checked against (pyproject.toml pins it to this line).
@@ -52,3 +54,9 @@ def is_flask_default_processor(processor: object) -> bool:
     of that blueprint's page, while Quart's own async one, app-wide, gives the same names. Known by
     its public ``__module__`` (no private import). No upstream report was found (pallets/quart)."""
     return getattr(processor, "__module__", None) == "flask.templating"
+
+
+def drop_flask_context_processor(app: Quart) -> None:
+    """Drop Flask's default processor from every blueprint of ``app`` (``create_app`` calls it)."""
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if not is_flask_default_processor(p)]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import asyncpg
 
+from app.contexts.params import IN_FLIGHT_HEADER
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PG_HOST = os.environ.get("CONDUIT_TEST_PG_HOST", "127.0.0.1")
@@ -134,7 +136,7 @@ def wait_until_echo_in_flight(base: str, timeout: float = 60) -> None:
         try:
             with urllib.request.urlopen(f"{base}/contexts/echo?token=probe&delay_ms=0",
                                         timeout=10) as answer:
-                if int(answer.headers["X-In-Flight"]) >= 2:
+                if int(answer.headers[IN_FLIGHT_HEADER]) >= 2:
                     return
         except OSError:
             pass
