@@ -14,7 +14,9 @@ from app.infra.database import Database
 from app.infra.rate_limiter import Limiter
 from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
-from app.serving.guard import Guard
+from app.serving.admission import Admission
+from app.serving.deadline import Conduit
+from app.serving.guard import PROBES, Guard
 from app.serving.upstream_fixes import drop_flask_context_processor
 
 
@@ -41,7 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     """
     settings = load_settings(overrides=overrides)
     passwords.use_test_cost(settings.env == "testing")
-    app = Quart(
+    app = Conduit(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
@@ -70,7 +72,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     register_commands(app)
     drop_flask_context_processor(app)
     app.json = JSONProvider(app)
-    app.asgi_app = Guard(app.asgi_app, hsts=settings.env == "production",  # type: ignore[method-assign]
+    admitted = Admission(app.asgi_app, limit=settings.max_in_flight,
+                         wait_s=settings.admit_wait_ms / 1000, probes=PROBES)
+    app.extensions["conduit.admission"] = admitted
+    app.asgi_app = Guard(admitted, hsts=settings.env == "production",  # type: ignore[method-assign]
                          lab=settings.contexts_lab)
     return app
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from quart import Quart, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from app.infra.outages import unavailable
+from app.infra.outages import busy, unavailable
 from app.infra.rate_limit_rules import RateLimited
+from app.serving.admission import BUSY_MESSAGE
 
 
 def is_api_path() -> bool:
@@ -38,7 +39,7 @@ def json_errors(status: int, description: str) -> dict[str, list[str]]:
         limit = current_app.config.get("BODY_TIMEOUT")
         return {"body": [f"did not arrive within {limit} seconds"]}
     subject, _, rest = description.partition(" ")
-    if status == 503 and rest.startswith("is unavailable"):  # "database is unavailable ..."
+    if status == 503 and rest.startswith(("is ", "took ")):  # "database is unavailable ..."
         return {subject: [rest]}
     if status == 429:
         return {"limit": [f"reached: {description}"]}
@@ -90,6 +91,12 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def _unhandled(error: Exception) -> Response:
+        if busy(error):
+            app.logger.warning("busy on %s %s: %s", request.method, request.path,
+                               type(error).__name__)
+            response = await error_response(503, "Service Unavailable", f"server {BUSY_MESSAGE}")
+            response.headers["Retry-After"] = "1"
+            return response
         subject = unavailable(error)
         if subject is not None:
             # Not this code's fault, and no traceback helps: one line, and the client comes back.

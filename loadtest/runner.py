@@ -69,8 +69,10 @@ async def _drive(opts: RunOptions, scenario: Any, client: Client, rng: random.Ra
         return
 
     # Open loop: arrivals on a fixed schedule whatever the answers; a request waiting for a free
-    # virtual user counts that wait in its latency (no coordinated omission).
-    free: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    # virtual user counts that wait in its latency (no coordinated omission). The most recently
+    # freed user goes next (LIFO): a run uses about as many users as it has requests in flight, so
+    # a write scenario signs up that many accounts, not one per user of --concurrency.
+    free: asyncio.LifoQueue[dict[str, Any]] = asyncio.LifoQueue()
     for vu in vus:
         free.put_nowait(vu)
     tasks: set[asyncio.Task[None]] = set()

@@ -31,6 +31,11 @@ class Conflict(DomainError):
         super().__init__({field: ["has already been taken"] for field in fields})
 
 
+class Busy(Exception):
+    """This worker is at its capacity for a kind of work (password hashes waiting): the request is
+    answered 503 "busy" with Retry-After at once, rather than queued without bound."""
+
+
 class Invalid(DomainError):
     """Input that is well-formed but not acceptable (blank, too long)."""
 

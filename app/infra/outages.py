@@ -10,8 +10,11 @@ syntax error, a missing table, a bad parameter) is never hidden behind a "try ag
 - connection lost: the server closed or terminated it (SQLAlchemy says "invalidated");
 - server shutting down, or an operator's intervention: SQLSTATE class 57;
 - read-only (a standby after a failover, ``default_transaction_read_only``): 25006;
-- too many connections, out of memory or disk: class 53; the pool's own wait for a connection;
+- too many connections, out of memory or disk: class 53;
 - timeouts: statement timeout (57014), a lock not available (55P03), connect and client timeouts.
+
+Apart from those, ``busy``: the app's own capacity, not the database's (no pooled connection came
+in time; too many password hashes waiting): answered 503 "server is busy" with Retry-After 1.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.domain.errors import Busy
 
 REDIS_FAULTS = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ReadOnlyError,
                 OutOfMemoryError, MaxConnectionsError)
@@ -48,8 +53,6 @@ def unavailable(error: BaseException) -> str | None:
     connection, a full disk, a read-only database. None for anything else."""
     if isinstance(error, REDIS_FAULTS):
         return "redis"
-    if isinstance(error, PoolTimeout):
-        return "database"
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return "database"
@@ -62,6 +65,12 @@ def unavailable(error: BaseException) -> str | None:
         if module is not None:
             return "redis" if module.startswith(("redis.", "limits.")) else "database"
     return None
+
+
+def busy(error: BaseException) -> bool:
+    """The app's own queue is full or too slow: every pooled connection stayed in use for the
+    whole wait (the database itself answered), or too many password hashes are waiting."""
+    return isinstance(error, PoolTimeout | Busy)
 
 
 def count_connect_failures_as_disconnects(context: ExceptionContext) -> None:

@@ -41,6 +41,8 @@ DRIVERS = {
 
 LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user", 1, 10_000),
                ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
+OVERLOAD_BOUNDS = (("max_in_flight", 1, 10_000), ("admit_wait_ms", 0, 10_000),
+                   ("request_deadline", 1, 3600))
 
 
 class ConfigError(SystemExit):
@@ -61,6 +63,12 @@ class Settings:
     db_timeout: int = 5
     # PostgreSQL: a pooled connection idle this many seconds is pinged before use (0: every time).
     db_ping_idle: int = 1
+    # Overload (app/serving/admission.py, docs/settings.md#overload): requests one worker works on
+    # at once; how long, in milliseconds, a request past that waits for a slot before it is
+    # refused (503 "busy"); and seconds a request may take in all before it is cancelled (503).
+    max_in_flight: int = 16
+    admit_wait_ms: int = 20
+    request_deadline: int = 10
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
     # Seconds a request's body has to arrive in full once the app asks for it (408 and the
@@ -196,6 +204,9 @@ def load_settings(
         raise ConfigError("CONDUIT_DB_TIMEOUT must be between 1 and 300 seconds")
     if not 0 <= settings.db_ping_idle <= 3600:
         raise ConfigError("CONDUIT_DB_PING_IDLE must be between 0 and 3600 seconds")
+    for name, low, high in OVERLOAD_BOUNDS:
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be between {low} and {high}")
     if not 1 <= settings.body_timeout <= 300:
         raise ConfigError("CONDUIT_BODY_TIMEOUT must be between 1 and 300 seconds")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:

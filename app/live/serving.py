@@ -16,9 +16,10 @@ from quart import websocket
 from app.domain import live as events
 from app.infra.client_address import client_address
 from app.infra.database import get_db, release_db
-from app.infra.outages import unavailable
+from app.infra.outages import busy, unavailable
 from app.live.extension import get_live
 from app.live.socket import Refused, Want, stream, want_from
+from app.serving.admission import BUSY_MESSAGE
 
 log = logging.getLogger("conduit.live")
 
@@ -42,6 +43,8 @@ async def subscription_asked(viewer_id: int | None) -> tuple[Want, list[str]]:
 def handshake_failed(error: Exception) -> Refused:
     """What a handshake that failed unexpectedly is answered (Quart's error pages are for
     requests): 503 when the database or Redis cannot serve just now, else a logged 500."""
+    if busy(error):
+        return Refused(503, "server", BUSY_MESSAGE)
     which = unavailable(error)
     if which is not None:
         return Refused(503, which, "is unavailable just now: try again shortly")
