@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.wrk import wrk
 from tests.support.servers import (
+    NO_ADMISSION_LIMIT,
     ROOT,
     Server,
     create_pg_database,
@@ -85,7 +86,8 @@ def seeded_database(backend: str, work: Path) -> Iterator[str]:
 
 
 def server_env(url: str) -> dict[str, str]:
-    return {**os.environ, "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
+    return {**os.environ, **NO_ADMISSION_LIMIT,
+            "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
             "CONDUIT_SECRET_KEY": secrets.token_urlsafe(48), "CONDUIT_LOG_LEVEL": "WARNING",
             "FLOOR_DATABASE_URL": url}
 

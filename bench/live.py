@@ -31,6 +31,7 @@ from typing import Any
 
 from loadtest.live import LiveOptions, run_live
 from tests.support.servers import (
+    NO_ADMISSION_LIMIT,
     ROOT,
     Server,
     create_pg_database,
@@ -65,7 +66,8 @@ def migrated_database(backend: str, work: Path) -> Iterator[str]:
 
 
 def server_env(url: str) -> dict[str, str]:
-    return {**os.environ, "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
+    return {**os.environ, **NO_ADMISSION_LIMIT,
+            "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
             "CONDUIT_SECRET_KEY": secrets.token_urlsafe(48), "CONDUIT_LOG_LEVEL": "WARNING",
             "CONDUIT_RATE_LIMITS": "off", "CONDUIT_LIVE_SOCKETS_PER_ADDRESS": "100000"}
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from bench import cost, live
 from bench.wrk import wrk
-from tests.support.servers import ROOT, free_port, running_server
+from tests.support.servers import NO_ADMISSION_LIMIT, ROOT, free_port, running_server
 
 BIN = Path(sys.executable).parent
 LEVELS = (1, 16, 64, 256, 1024)
@@ -37,7 +37,7 @@ LEVELS = (1, 16, 64, 256, 1024)
 
 def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) -> dict[str, Any]:
     argv = [str(BIN / "python"), "-m", "loadtest", "--url", url, "--scenario", scenario,
-            "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
+            "--allow-writes", "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
             "--max-error-rate", "0"]
     command = " ".join(["python", *argv[1:-4]])
     try:
@@ -114,7 +114,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="conduit-bench-"))
     # Rate limits off: the load generator's users all register and write from 127.0.0.1.
-    env = {**os.environ, "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
+    env = {**os.environ, **NO_ADMISSION_LIMIT,
+            "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
            "CONDUIT_RATE_LIMITS": "off",
            "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}"}
     quart = [str(BIN / "quart"), "--app", "app"]

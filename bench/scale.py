@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 
 from tests.support.servers import (
+    NO_ADMISSION_LIMIT,
     ROOT,
     Server,
     create_pg_database,
@@ -181,7 +182,8 @@ def scale_database(backend: str, size: int, keep: bool, fill: bool = True) -> It
 
 def _start(stack: ExitStack, url: str, log: Path) -> Client:
     port = free_port()
-    env = {**os.environ, "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
+    env = {**os.environ, **NO_ADMISSION_LIMIT,
+            "CONDUIT_ENV": "production", "CONDUIT_DATABASE_URL": url,
            "CONDUIT_SECRET_KEY": secrets.token_urlsafe(48), "CONDUIT_LOG_LEVEL": "WARNING",
            "CONDUIT_RATE_LIMITS": "false"}
     command = [str(BIN / "conduit-serve"), "--bind", f"127.0.0.1:{port}", "--workers", "1",

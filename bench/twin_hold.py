@@ -37,7 +37,14 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.servers import CLOCK_TICKS, ROOT, Server, free_port, running_server
+from tests.support.servers import (
+    CLOCK_TICKS,
+    NO_ADMISSION_LIMIT,
+    ROOT,
+    Server,
+    free_port,
+    running_server,
+)
 
 BIN = Path(sys.executable).parent
 TWIN_THREADS = 8
@@ -238,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # the servers inherit it
     work = Path(tempfile.mkdtemp(prefix="conduit-sockets-"))
-    env = {**os.environ, "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
+    env = {**os.environ, **NO_ADMISSION_LIMIT,
+            "CONDUIT_ENV": "development", "CONDUIT_LOG_LEVEL": "WARNING",
            "CONDUIT_RATE_LIMITS": "off", "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}"}
     subprocess.run([str(BIN / "quart"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

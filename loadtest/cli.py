@@ -6,68 +6,109 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import math
 import secrets
 import socket
 import sys
 import time
+import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from loadtest.client import target_answers
+from loadtest.console import (
+    CPU_SATURATED,
+    print_comparison,
+    print_live_report,
+    print_report,
+    print_thresholds,
+)
+from loadtest.html_report import render
 from loadtest.live import LiveOptions, run_live
 from loadtest.runner import RunOptions, RunResult, run, run_processes
 from loadtest.scenarios import SCENARIOS
+from loadtest.stages import Profile, StageError
 from loadtest.stats import Recorder, report_dict
+from loadtest.thresholds import ThresholdError, judge, parse_threshold
 
-CPU_SATURATED = 0.85
+DURATION = 10.0
+CLOSED_USERS = 16
+OPEN_IN_FLIGHT = 1000
 
 
 class Usage(Exception):
     """A bad option: printed with the usage line, exit status 2."""
 
 
+WRITERS = ("api-write", "mixed", "live")  # the scenarios that write into the target
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="conduit-loadtest",
-        description="Fire concurrent requests at a Conduit server, verify every answer, report.")
-    p.add_argument("--url", default="http://127.0.0.1:8000", help="the target's base URL")
-    p.add_argument("--scenario", default="mixed", choices=(*SCENARIOS, "live"))
-    p.add_argument("--concurrency", type=int, default=16, help="virtual users (in-flight cap)")
-    p.add_argument("--duration", type=float, help="seconds to run (default 10 unless --requests)")
-    p.add_argument("--requests", type=int, help="stop after this many requests")
+        description="Fire concurrent requests at a Conduit server, verify every answer, report. "
+        "A constant load is --concurrency users (closed loop) or --rate arrivals per second (open "
+        "loop) for --duration; a shaped one is --stage, repeated.",
+        epilog="Examples: --scenario api-read --rate 200 --duration 30;  --stage 30s:100/s "
+        "--stage 60s:400/s --threshold 'p99<250ms' --threshold 'errors<0.1%%' --html report.html")
+    p.add_argument("--url", default="http://127.0.0.1:8000",
+                   help="the target's base URL (default: %(default)s)")
+    p.add_argument("--scenario", default="mixed", choices=(*SCENARIOS, "live"),
+                   help="what the users do (default: %(default)s)")
+    p.add_argument("--concurrency", type=int,
+                   help="closed loop: virtual users; open loop: the most requests in flight "
+                   f"(default: {CLOSED_USERS} closed, {OPEN_IN_FLIGHT} open)")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds to run (default: {DURATION:g}, unless --requests or --stage)")
+    p.add_argument("--requests", type=int, help="stop after this many requests (default: no limit)")
     p.add_argument("--rate", type=float, help="open loop: arrivals per second (default: closed loop)")
-    p.add_argument("--warmup", type=float, default=0.0, help="unrecorded seconds first")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    p.add_argument("--procs", type=int, default=1, help="client worker processes")
-    p.add_argument("--max-delay-ms", type=int, default=50, help="contexts: largest random delay")
-    p.add_argument("--json", type=Path, help="also write the report as JSON here")
+    p.add_argument("--stage", action="append", metavar="DURATION:TARGET",
+                   help="a stage of load, repeatable: 30s:100/s (arrivals per second) or 1m:50 "
+                   "(users), each ramping linearly from the one before (the first from 0; 0s:N "
+                   "jumps) (default: none)")
+    p.add_argument("--threshold", action="append", metavar="EXPR",
+                   help="a pass/fail criterion, repeatable: 'p99<250ms', 'errors<0.1%%', "
+                   "'refused<5%%', 'goodput>100', '[GET /api/tags] p99<100ms'; exit 1 when one "
+                   "fails (default: none)")
+    p.add_argument("--warmup", type=float, default=0.0,
+                   help="unrecorded seconds first, at the first stage's target (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default: %(default)s)")
+    p.add_argument("--procs", type=int, default=1, help="client worker processes (default: %(default)s)")
+    p.add_argument("--max-delay-ms", type=int, default=50,
+                   help="contexts scenarios: the largest random delay (default: %(default)s)")
+    p.add_argument("--json", type=Path, help="also write the report as JSON here (default: none)")
+    p.add_argument("--html", type=Path,
+                   help="also write the report as one self-contained HTML page (default: none)")
     p.add_argument("--max-error-rate", type=float, default=0.0,
-                   help="exit 1 when the share of failed requests is above this (0..1)")
-    p.add_argument("--seed", type=int, default=1, help="random seed for the request mix")
-    p.add_argument("--compare", help="run the same scenario against this second base URL too")
+                   help="exit 1 when the share of failed requests is above this, 0..1 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="random seed for the request mix (default: %(default)s)")
+    p.add_argument("--compare", help="run the same scenario against this second base URL too (default: none)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a target that is not on this machine's loopback")
+    p.add_argument("--allow-writes", action="store_true",
+                   help=f"let {', '.join(WRITERS)} write accounts, articles and comments into the "
+                   "target (make loadtest runs a throwaway server; quart --app app purge-load "
+                   "removes what a run wrote)")
     live = p.add_argument_group("live", "--scenario live: WebSocket subscribers on one article, "
                                 "writers commenting on it and toggling their favorite")
-    live.add_argument("--subscribers", type=int, help="open sockets (default 100)")
-    live.add_argument("--writers", type=int, help="writing accounts, each one write at a time (default 4)")
-    live.add_argument("--writes", type=int, help="writes in all (default 200)")
+    live.add_argument("--subscribers", type=int, help="open sockets (default: 100)")
+    live.add_argument("--writers", type=int, help="writing accounts, each one write at a time (default: 4)")
+    live.add_argument("--writes", type=int, help="writes in all (default: 200)")
     live.add_argument("--write-rate", type=float,
                       help="writes per second in all (default: as fast as the answers come)")
-    live.add_argument("--comment-share", type=float, help="share of writes that are comments (0.5)")
+    live.add_argument("--comment-share", type=float, help="share of writes that are comments (default: 0.5)")
     live.add_argument("--settle", type=float,
-                      help="seconds to wait for events after the last write is answered (10)")
+                      help="seconds to wait for events after the last write is answered (default: 10)")
     return p
 
 
 LIVE_ONLY = ("subscribers", "writers", "writes", "write_rate", "comment_share", "settle")
-NOT_LIVE = ("duration", "requests", "rate", "compare")
+NOT_LIVE = ("duration", "requests", "rate", "compare", "stage", "threshold", "html", "concurrency")
 
 
 def live_options(args: argparse.Namespace, url: str) -> LiveOptions:
@@ -113,10 +154,28 @@ def _check_url(url: str, allow_remote: bool) -> str:
     return url.rstrip("/")
 
 
+def _profile(args: argparse.Namespace) -> Profile:
+    if args.stage:
+        if args.duration is not None or args.rate is not None:
+            raise Usage("--stage gives the duration and the load: not with --duration or --rate")
+        try:
+            profile = Profile.parse(args.stage)
+        except StageError as error:
+            raise Usage(str(error)) from None
+        if not profile.open_loop and args.concurrency is not None:
+            raise Usage("closed-loop stages give the users: not with --concurrency")
+        return profile
+    duration = DURATION if args.duration is None and args.requests is None else args.duration
+    if args.rate is not None:
+        return Profile.held(args.rate, True, duration)
+    return Profile.held(args.concurrency or CLOSED_USERS, False, duration)
+
+
 def options(argv: list[str]) -> tuple[RunOptions, argparse.Namespace]:
     args = _parser().parse_args(argv)
     checks = [
-        (1 <= args.concurrency <= 10_000, "--concurrency must be between 1 and 10000"),
+        (args.concurrency is None or 1 <= args.concurrency <= 10_000,
+         "--concurrency must be between 1 and 10000"),
         (args.duration is None or 0 < args.duration <= 3600, "--duration must be in (0, 3600]"),
         (args.requests is None or 1 <= args.requests <= 10_000_000, "--requests must be >= 1"),
         (args.duration is None or args.requests is None, "give --duration or --requests, not both"),
@@ -124,7 +183,6 @@ def options(argv: list[str]) -> tuple[RunOptions, argparse.Namespace]:
         (0 <= args.warmup <= 600, "--warmup must be between 0 and 600 seconds"),
         (0 < args.timeout <= 300, "--timeout must be in (0, 300]"),
         (1 <= args.procs <= 64, "--procs must be between 1 and 64"),
-        (args.procs <= args.concurrency, "--procs cannot exceed --concurrency"),
         (0 <= args.max_delay_ms <= 10_000, "--max-delay-ms must be between 0 and 10000"),
         (0 <= args.max_error_rate <= 1, "--max-error-rate must be between 0 and 1"),
     ]
@@ -132,17 +190,31 @@ def options(argv: list[str]) -> tuple[RunOptions, argparse.Namespace]:
         if not ok:
             raise Usage(message)
     url = _check_url(args.url, args.allow_remote)
+    if args.scenario in WRITERS and not args.allow_writes:
+        raise Usage(f"--scenario {args.scenario} writes accounts, articles and comments into "
+                    f"{url}: run it against a throwaway server (make loadtest), or say "
+                    "--allow-writes (quart --app app purge-load removes them afterwards)")
     if args.scenario != "live":
         given = [name for name in LIVE_ONLY if getattr(args, name) is not None]
         if given:
             raise Usage(f"--{given[0].replace('_', '-')} goes with --scenario live")
     if args.compare:
         args.compare = _check_url(args.compare, args.allow_remote)
-    duration = 10.0 if args.duration is None and args.requests is None else args.duration
-    opts = RunOptions(url=url, scenario=args.scenario, concurrency=args.concurrency,
-                      duration=duration, requests=args.requests, rate=args.rate,
-                      warmup=args.warmup, timeout=args.timeout, seed=args.seed,
-                      max_delay_ms=args.max_delay_ms, run_id=secrets.token_hex(3))
+    try:
+        args.thresholds = [parse_threshold(text) for text in args.threshold or ()]
+    except ThresholdError as error:
+        raise Usage(str(error)) from None
+    if args.scenario == "live":
+        return RunOptions(url, args.scenario, Profile.held(1, False, 1), 1, None, 0, args.timeout,
+                          args.seed, args.max_delay_ms, secrets.token_hex(3)), args
+    profile = _profile(args)
+    concurrency = args.concurrency or (OPEN_IN_FLIGHT if profile.open_loop else
+                                       max(1, round(profile.peak)))
+    if args.procs > concurrency:
+        raise Usage("--procs cannot exceed the users (--concurrency or the stages' peak)")
+    opts = RunOptions(url=url, scenario=args.scenario, profile=profile, concurrency=concurrency,
+                      requests=args.requests, warmup=args.warmup, timeout=args.timeout,
+                      seed=args.seed, max_delay_ms=args.max_delay_ms, run_id=secrets.token_hex(3))
     return opts, args
 
 
@@ -177,80 +249,11 @@ def _combine(opts: RunOptions, results: list[RunResult], _elapsed: float
     cpu = max(r.cpu for r in results)
     report = report_dict(recorder, target=opts.url, scenario=opts.scenario, wall_seconds=wall,
                          concurrency=opts.concurrency, client_cpu=cpu,
-                         extra={"mode": "open" if opts.rate else "closed", "rate": opts.rate,
-                                "processes": len(results)})
+                         extra={"mode": "open" if opts.profile.open_loop else "closed",
+                                "rate": opts.profile.peak if opts.profile.open_loop else None,
+                                "stages": opts.profile.describe(), "processes": len(results)})
     report["client_saturated"] = cpu >= CPU_SATURATED
     return report, None
-
-
-def _ms(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"
-
-
-def print_report(console: Console, report: dict[str, Any]) -> None:
-    lat = report["latency_ms"]
-    console.print(f"\n[bold]{report['scenario']}[/] against {report['target']} — "
-                  f"{report['mode']} loop, concurrency {report['concurrency']}, "
-                  f"{report['processes']} process(es), {report['duration_s']}s")
-    console.print(f"requests {report['requests']}  succeeded {report['succeeded']}  "
-                  f"error rate {report['error_rate']:.2%}  "
-                  f"throughput {report['throughput_rps']:.1f} req/s")
-    console.print("latency ms  " + "  ".join(f"{k} {_ms(v)}" for k, v in lat.items()))
-    console.print("statuses    " + (", ".join(f"{k}: {v}" for k, v in report["statuses"].items())
-                                    or "none"))
-    console.print("errors      " + ", ".join(f"{k}: {v}" for k, v in report["errors"].items())
-                  + (f"  (context leaks: {report['leaks']})" if report["leaks"] else ""))
-    table = Table("endpoint", "requests", "errors", "p50", "p90", "p99", "max")
-    for name, row in report["endpoints"].items():
-        e = row["latency_ms"]
-        table.add_row(name, str(row["requests"]), str(row["errors"]), _ms(e["p50"]),
-                      _ms(e["p90"]), _ms(e["p99"]), _ms(e["max"]))
-    console.print(table)
-    for line in report["sample_errors"][:5]:
-        console.print(f"  [red]e.g.[/] {line}")
-    if report["client_saturated"]:
-        console.print(f"[yellow]warning: the client used {report['client_cpu']:.0%} of a core: "
-                      "these figures are a client limit, not the server's; try --procs 2[/]")
-
-
-def print_comparison(console: Console, first: dict[str, Any], second: dict[str, Any]) -> None:
-    # Short labels: rich would cut two long URLs to the same "http://127.0.0.1:8…".
-    console.print(f"\n[bold]A[/] = {first['target']}\n[bold]B[/] = {second['target']}")
-    table = Table("", "A", "B", "B / A")
-    rows = [("throughput req/s", first["throughput_rps"], second["throughput_rps"]),
-            ("error rate", first["error_rate"], second["error_rate"])]
-    rows += [(f"latency {k} ms", first["latency_ms"][k], second["latency_ms"][k])
-             for k in first["latency_ms"]]
-    for name, a, b in rows:
-        ratio = "-" if not a or math.isnan(a) or math.isnan(b) else f"{b / a:.2f}x"
-        table.add_row(name, _ms(a) if "latency" in name else f"{a:.4g}",
-                      _ms(b) if "latency" in name else f"{b:.4g}", ratio)
-    console.print(table)
-
-
-def print_live_report(console: Console, report: dict[str, Any]) -> None:
-    writes, lat, done = report["writes"], report["latency_ms"], report["complete_ms"]
-    console.print(f"\n[bold]live[/] against {report['target']} — {report['connected']} of "
-                  f"{report['subscribers']} subscribers connected in {report['connect_s']:.2f}s, "
-                  f"{report['writers']} writers")
-    console.print(f"writes      {writes['acknowledged']} acknowledged of {writes['sent']} "
-                  f"({writes['comments']} comments, {writes['favorites']} favorite toggles, "
-                  f"{writes['errors']} errors) in {report['write_s']:.2f}s")
-    console.print(f"deliveries  {report['deliveries']} of {report['deliveries_expected']}  "
-                  f"lost {report['lost']}  duplicated {report['duplicated']}  "
-                  f"out of order {report['out_of_order']}  unexpected {report['unexpected']}  "
-                  f"count mismatches {report['count_mismatches']}")
-    console.print("latency ms  " + "  ".join(f"{k} {_ms(v)}" for k, v in lat.items())
-                  + f"  (before the answer: {report['before_ack']})")
-    console.print("all had it  " + "  ".join(f"{k} {_ms(v)}" for k, v in done.items()))
-    if report["closed_early"]:
-        console.print(f"closed by the server: {report['closed_early']}")
-    for line in report["sample_errors"][:5]:
-        console.print(f"  [red]e.g.[/] {line}")
-    if report["client_cpu"] >= CPU_SATURATED:
-        console.print(f"[yellow]warning: the client used {report['client_cpu']:.0%} of a core: "
-                      "its own delay is in these latencies[/]")
-    console.print("[green]passed[/]" if report["passed"] else "[red]FAILED[/]")
 
 
 def main_live(args: argparse.Namespace, console: Console) -> int:
@@ -271,6 +274,34 @@ def main_live(args: argparse.Namespace, console: Console) -> int:
     return 0 if report["passed"] else 1
 
 
+def _server_metrics(url: str) -> str | None:
+    """The target's /metrics text (Prometheus exposition format), when it shows it to us."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
+            kind = answer.headers.get("Content-Type", "")
+            if answer.status == 200 and kind.startswith("text/plain"):
+                return str(answer.read(2_000_000).decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _verdict(console: Console, args: argparse.Namespace, reports: list[dict[str, Any]]) -> int:
+    """The exit status: 1 when a threshold or --max-error-rate is crossed by any report."""
+    status = 0
+    for report in reports:
+        report["thresholds"] = judge(args.thresholds, report)
+        print_thresholds(console, report["thresholds"])
+        if any(not row["passed"] for row in report["thresholds"]):
+            status = 1
+    worst = max(report["error_rate"] for report in reports)
+    if worst > args.max_error_rate:
+        print(f"conduit-loadtest: error rate {worst:.2%} is above --max-error-rate "
+              f"{args.max_error_rate:.2%}", file=sys.stderr)
+        status = 1
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     try:
@@ -289,21 +320,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"conduit-loadtest: {failure}", file=sys.stderr)
         return 1
     print_report(console, report)
+    reports = [report]
     output: dict[str, Any] = report
     if args.compare:
-        other, failure = _execute(
-            RunOptions(**{**opts.__dict__, "url": args.compare}), args.procs, console)
+        other, failure = _execute(replace(opts, url=args.compare), args.procs, console)
         if failure or other is None:
             print(f"conduit-loadtest: {failure}", file=sys.stderr)
             return 1
         print_report(console, other)
         print_comparison(console, report, other)
+        reports.append(other)
         output = {"first": report, "second": other}
+    status = _verdict(console, args, reports)
     if args.json:
         args.json.write_text(json.dumps(output, indent=2, default=str))
-    worst = max([report["error_rate"]] + ([output["second"]["error_rate"]] if args.compare else []))
-    if worst > args.max_error_rate:
-        print(f"conduit-loadtest: error rate {worst:.2%} is above --max-error-rate "
-              f"{args.max_error_rate:.2%}", file=sys.stderr)
-        return 1
-    return 0
+    if args.html:
+        args.html.write_text(render(report, _server_metrics(opts.url)))
+        console.print(f"report: {args.html}")
+    return status

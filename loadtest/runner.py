@@ -14,6 +14,7 @@ import aiohttp
 
 from loadtest.client import Client
 from loadtest.scenarios import SetupError, make_scenario
+from loadtest.stages import Profile
 from loadtest.stats import Recorder
 
 
@@ -21,10 +22,9 @@ from loadtest.stats import Recorder
 class RunOptions:
     url: str
     scenario: str
-    concurrency: int
-    duration: float | None
+    profile: Profile  # users (closed loop) or arrivals per second (open loop) over time
+    concurrency: int  # open loop: the most requests in flight; closed loop: the profile's peak
     requests: int | None
-    rate: float | None
     warmup: float
     timeout: float
     seed: int
@@ -41,18 +41,19 @@ class RunResult:
 
 
 Progress = Callable[[Recorder, float], None]
+TICK_S = 0.05  # how often a closed loop's user count follows its profile
 
 
 async def _drive(opts: RunOptions, scenario: Any, client: Client, rng: random.Random,
-                 seconds: float | None, budget: int | None) -> None:
-    """Send steps until the time or the request budget runs out."""
+                 profile: Profile, budget: int | None) -> None:
+    """Send steps as the profile says until it ends or the request budget runs out."""
     start = time.perf_counter()
-    deadline = None if seconds is None else start + seconds
+    total = profile.total
     left = [budget]
-    vus = [{"id": i} for i in range(opts.concurrency)]
+    vus: list[dict[str, Any]] = []
 
-    def take() -> bool:
-        if deadline is not None and time.perf_counter() >= deadline:
+    def take(t: float) -> bool:
+        if total is not None and t >= total:
             return False
         if left[0] is not None:
             if left[0] <= 0:
@@ -60,33 +61,34 @@ async def _drive(opts: RunOptions, scenario: Any, client: Client, rng: random.Ra
             left[0] -= 1
         return True
 
-    if opts.rate is None:  # closed loop: each virtual user sends its next request on an answer
-        async def user(vu: dict[str, Any]) -> None:
-            while take():
-                await scenario.step(client, rng, vu)
+    def vu(i: int) -> dict[str, Any]:
+        while len(vus) <= i:  # a user keeps its state when a ramp stops and restarts it
+            vus.append({"id": len(vus)})
+        return vus[i]
 
-        await asyncio.gather(*(user(vu) for vu in vus))
+    if not profile.open_loop:
+        await _closed_loop(scenario, client, rng, profile, start, take, vu)
         return
 
-    # Open loop: arrivals on a fixed schedule whatever the answers; a request waiting for a free
-    # virtual user counts that wait in its latency (no coordinated omission). The most recently
-    # freed user goes next (LIFO): a run uses about as many users as it has requests in flight, so
-    # a write scenario signs up that many accounts, not one per user of --concurrency.
+    # Open loop: arrivals on the profile's schedule whatever the answers; a request waiting for
+    # a free virtual user counts that wait in its latency (no coordinated omission). The most
+    # recently freed user goes next (LIFO): a run uses about as many users as it has requests in
+    # flight, not one per user of --concurrency.
     free: asyncio.LifoQueue[dict[str, Any]] = asyncio.LifoQueue()
-    for vu in vus:
-        free.put_nowait(vu)
+    for i in range(opts.concurrency):
+        free.put_nowait(vu(i))
     tasks: set[asyncio.Task[None]] = set()
 
     async def arrival(scheduled: float) -> None:
-        vu = await free.get()
+        user = await free.get()
         try:
-            await scenario.step(client, rng, vu, started=scheduled)
+            await scenario.step(client, rng, user, started=scheduled)
         finally:
-            free.put_nowait(vu)
+            free.put_nowait(user)
 
     n = 0
-    while take():
-        scheduled = start + n / opts.rate
+    while (t := profile.time_of(n)) is not None and take(t):
+        scheduled = start + t
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         task = asyncio.create_task(arrival(scheduled))
         tasks.add(task)
@@ -94,6 +96,41 @@ async def _drive(opts: RunOptions, scenario: Any, client: Client, rng: random.Ra
         n += 1
     if tasks:
         await asyncio.gather(*tasks)
+
+
+async def _closed_loop(scenario: Any, client: Client, rng: random.Random, profile: Profile,
+                       start: float, take: Callable[[float], bool],
+                       vu: Callable[[int], dict[str, Any]]) -> None:
+    """Each user sends its next request on an answer; users are started and stopped (after
+    their request in flight) to follow the profile."""
+    running: dict[int, asyncio.Task[None]] = {}
+    stopping: set[int] = set()
+    spent = False
+
+    async def user(i: int) -> None:
+        nonlocal spent
+        while i not in stopping:
+            if not take(time.perf_counter() - start):
+                spent = True
+                return
+            await scenario.step(client, rng, vu(i))
+
+    while not spent:
+        t = time.perf_counter() - start
+        if profile.total is not None and t >= profile.total:
+            break
+        want = round(profile.at(t))
+        for i in [i for i, task in running.items() if task.done()]:
+            del running[i]
+            stopping.discard(i)
+        for i in range(want):
+            if i not in running:
+                stopping.discard(i)
+                running[i] = asyncio.create_task(user(i))
+        stopping.update(i for i in running if i >= want)
+        await asyncio.sleep(TICK_S)
+    stopping.update(running)
+    await asyncio.gather(*running.values())
 
 
 async def run(opts: RunOptions, progress: Progress | None = None) -> RunResult:
@@ -106,8 +143,10 @@ async def run(opts: RunOptions, progress: Progress | None = None) -> RunResult:
             await scenario.setup(scratch, rng)
         except SetupError as error:
             return RunResult(Recorder(), 0.0, 0.0, str(error))
-        if opts.warmup > 0:
-            await _drive(opts, scenario, scratch, rng, opts.warmup, None)
+        if opts.warmup > 0:  # at the profile's first target, unrecorded
+            first = opts.profile.stages[-1 if opts.profile.endless else 0].target or opts.profile.peak
+            await _drive(opts, scenario, scratch, rng,
+                         Profile.held(first, opts.profile.open_loop, opts.warmup), None)
         recorder = Recorder()
         client = Client(session, opts.url, recorder, opts.timeout)
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -119,7 +158,7 @@ async def run(opts: RunOptions, progress: Progress | None = None) -> RunResult:
                     progress(recorder, time.perf_counter() - wall0)
             ticker = asyncio.create_task(tick())
         try:
-            await _drive(opts, scenario, client, rng, opts.duration, opts.requests)
+            await _drive(opts, scenario, client, rng, opts.profile, opts.requests)
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -140,11 +179,10 @@ def _share(total: int | None, parts: int, index: int) -> int | None:
 
 
 def run_processes(opts: RunOptions, procs: int) -> list[RunResult]:
-    """Split concurrency, rate and request budget over ``procs`` worker processes."""
+    """Split the profile, the in-flight cap and the request budget over ``procs`` worker processes."""
     shares = [
         replace(opts, concurrency=_share(opts.concurrency, procs, i) or 1,
-                requests=_share(opts.requests, procs, i),
-                rate=None if opts.rate is None else opts.rate / procs,
+                requests=_share(opts.requests, procs, i), profile=opts.profile.share(procs),
                 seed=opts.seed + i, run_id=f"{opts.run_id}p{i}")
         for i in range(procs)
     ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from loadtest.histogram import Histogram
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 ERROR_KINDS = ("timeout", "connection", "verification", "status")
@@ -32,6 +35,16 @@ class EndpointStats:
 
 
 @dataclass
+class Second:
+    """One second of a run: what ended in it, and the latencies of its answers."""
+
+    ok: int = 0
+    errors: int = 0
+    refused: int = 0  # 503s: the server said it is busy or cannot serve now
+    latency: Histogram = field(default_factory=Histogram)
+
+
+@dataclass
 class Recorder:
     """Everything one run observed. Merged across worker processes with ``merge``."""
 
@@ -39,23 +52,41 @@ class Recorder:
     statuses: Counter[int] = field(default_factory=Counter)
     leaks: int = 0  # verification failures that were another request's token
     sample_errors: list[str] = field(default_factory=list)
+    t0: float = field(default_factory=time.perf_counter)
+    timeline: dict[int, Second] = field(default_factory=dict)
+    answered: Histogram = field(default_factory=Histogram)  # every answer's latency
+    refusals: Histogram = field(default_factory=Histogram)  # the 503s' latency
 
     def _endpoint(self, name: str) -> EndpointStats:
         return self.endpoints.setdefault(name, EndpointStats())
 
+    def _second(self) -> Second:
+        return self.timeline.setdefault(int(time.perf_counter() - self.t0), Second())
+
     def ok(self, name: str, status: int, seconds: float) -> None:
         self._endpoint(name).latencies.append(seconds)
         self.statuses[status] += 1
+        second = self._second()
+        second.ok += 1
+        second.latency.record(seconds)
+        self.answered.record(seconds)
 
     def error(self, name: str, kind: str, detail: str, status: int | None = None,
               seconds: float | None = None) -> None:
         assert kind in ERROR_KINDS, kind
         stats = self._endpoint(name)
         stats.errors[kind] += 1
+        second = self._second()
+        second.errors += 1
         if seconds is not None:  # the server answered, wrongly: still a latency sample
             stats.latencies.append(seconds)
+            second.latency.record(seconds)
+            self.answered.record(seconds)
         if status is not None:
             self.statuses[status] += 1
+        if status == 503 and seconds is not None:
+            second.refused += 1
+            self.refusals.record(seconds)
         if len(self.sample_errors) < 10:
             self.sample_errors.append(f"{name}: {kind}: {detail}")
 
@@ -76,6 +107,14 @@ class Recorder:
             mine.latencies.extend(stats.latencies)
             mine.errors.update(stats.errors)
         self.statuses.update(other.statuses)
+        for at, theirs in other.timeline.items():
+            mine_s = self.timeline.setdefault(at, Second())
+            mine_s.ok += theirs.ok
+            mine_s.errors += theirs.errors
+            mine_s.refused += theirs.refused
+            mine_s.latency.merge(theirs.latency)
+        self.answered.merge(other.answered)
+        self.refusals.merge(other.refusals)
         self.leaks += other.leaks
         self.sample_errors.extend(other.sample_errors[: 10 - len(self.sample_errors)])
 
@@ -116,5 +155,24 @@ def report_dict(recorder: Recorder, *, target: str, scenario: str, wall_seconds:
             for name, stats in sorted(recorder.endpoints.items())
         },
         "sample_errors": recorder.sample_errors,
+        "goodput_rps": ((total - failed) / wall_seconds) if wall_seconds > 0 else 0.0,
+        "refused": {"count": recorder.refusals.count,
+                    "latency_ms": _from_histogram(recorder.refusals)},
+        "timeline": [
+            {"t": at, "ok": sec.ok, "errors": sec.errors, "refused": sec.refused,
+             **{name: _round(value) for name, value in _from_histogram(sec.latency).items()}}
+            for at, sec in sorted(recorder.timeline.items())
+        ],
+        "distribution": [[round(p, 4), round(ms, 3)] for p, ms in recorder.answered.percentile_curve()],
         **(extra or {}),
     }
+
+
+def _from_histogram(histogram: Histogram) -> dict[str, float]:
+    out = {f"p{p:g}": histogram.percentile_ms(p) for p in PERCENTILES}
+    out["max"] = histogram.percentile_ms(100)
+    return out
+
+
+def _round(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 2)

@@ -187,7 +187,7 @@ async def test_under_load_a_killed_host_and_a_drained_one_lose_no_acknowledged_w
     before = await served(cluster)
     load = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loadtest", "--url", cluster.url, "--scenario", "mixed",
-        "--concurrency", str(CONCURRENCY), "--requests", str(REQUESTS), "--timeout", "10",
+        "--allow-writes", "--concurrency", str(CONCURRENCY), "--requests", str(REQUESTS), "--timeout", "10",
         "--max-error-rate", "1", "--json", str(report), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     # The faults follow the load's progress (HAProxy's counts), not the clock: on a slow machine

@@ -82,7 +82,7 @@ def test_bad_options_exit_2_with_a_message(argv: list[str], capsys: pytest.Captu
 
 def test_a_target_that_does_not_answer_is_reported_not_a_traceback() -> None:
     result = subprocess.run([sys.executable, "-m", "loadtest", "--url",
-                             "http://127.0.0.1:9", "--requests", "5"],
+                             "http://127.0.0.1:9", "--requests", "5", "--allow-writes"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "does not answer" in result.stderr
@@ -134,7 +134,7 @@ async def test_data_scenarios_verify_and_lose_nothing(live_server: str, db: Asyn
                                                       tmp_path: Path, scenario: str) -> None:
     await seed(db, users=6, articles=30, comments=2, seed_value=3)
     code, report = await _run(tmp_path, "--url", live_server, "--scenario", scenario,
-                              "--requests", "150", "--concurrency", "12")
+                              "--requests", "150", "--concurrency", "12", "--allow-writes")
     assert report["sample_errors"] == []
     assert code == 0
     assert report["requests"] >= 150  # api-write adds its read-back requests

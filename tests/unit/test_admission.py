@@ -17,10 +17,12 @@ class HeldApp:
     def __init__(self) -> None:
         self.started: list[str] = []
         self.release: dict[str, asyncio.Event] = {}
+        self.arrived = asyncio.Event()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope["path"]
         self.started.append(path)
+        self.arrived.set()
         await self.release.setdefault(path, asyncio.Event()).wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -42,14 +44,15 @@ async def call(gate: Admission, path: str, accept: bytes = b"*/*") -> dict[str, 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await gate(scope(path, accept), receive, send)
+    await gate(scope(path, accept), receive, send)  # type: ignore[arg-type]
     start, body = sent
     return {"status": start["status"], "headers": dict(start["headers"]), "body": body["body"]}
 
 
 async def until_started(app: HeldApp, count: int) -> None:
     while len(app.started) < count:
-        await asyncio.sleep(0)
+        app.arrived.clear()
+        await app.arrived.wait()
 
 
 async def test_past_the_limit_a_request_is_refused_at_once_as_busy() -> None:
