@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev twin bench lock test test-fast test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
+.PHONY: run dev twin bench loadtest lock test test-fast test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
 
 UV := $(VENV)/tools/bin/uv
 
@@ -51,6 +51,13 @@ twin: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey; }
 	$(BIN)/python -m bench.run
+
+# A load test against a throwaway server (a new demo database, deleted afterwards): the blog you
+# keep is never written to. ARGS go to conduit-loadtest, e.g.
+#   make loadtest ARGS="--stage 20s:200/s --stage 20s:200/s --threshold 'p99<250ms' --html report.html"
+LOAD_PORT ?= 8100
+loadtest: $(STAMP)
+	$(BIN)/python -m bench.throwaway --port $(LOAD_PORT) -- $(ARGS)
 
 # The production topology on this machine (deploy/): HOSTS app hosts in network namespaces,
 # HAProxy in front, PostgreSQL's own database, a Redis of its own. Needs root (namespaces).

@@ -52,7 +52,8 @@ def mixed(cluster: topology.Cluster, seconds: int, concurrency: int) -> dict[str
         report = Path(folder) / "mixed.json"
         before = cpu(cluster)
         subprocess.run([sys.executable, "-m", "loadtest", "--url", cluster.url, "--scenario",
-                        "mixed", "--allow-writes", "--concurrency", str(concurrency), "--duration", str(seconds),
+                        "mixed", "--allow-writes", "--concurrency", str(concurrency),
+                        "--duration", str(seconds),
                         "--json", str(report)], cwd=ROOT, check=True, capture_output=True)
         after = cpu(cluster)
         found: dict[str, Any] = json.loads(report.read_text())

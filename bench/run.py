@@ -37,7 +37,8 @@ LEVELS = (1, 16, 64, 256, 1024)
 
 def loadgen(url: str, scenario: str, concurrency: int, seconds: int, out: Path) -> dict[str, Any]:
     argv = [str(BIN / "python"), "-m", "loadtest", "--url", url, "--scenario", scenario,
-            "--allow-writes", "--concurrency", str(concurrency), "--duration", str(seconds), "--json", str(out),
+            "--allow-writes", "--concurrency", str(concurrency), "--duration", str(seconds),
+            "--json", str(out),
             "--max-error-rate", "0"]
     command = " ".join(["python", *argv[1:-4]])
     try:

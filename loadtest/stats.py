@@ -55,6 +55,7 @@ class Recorder:
     t0: float = field(default_factory=time.perf_counter)
     timeline: dict[int, Second] = field(default_factory=dict)
     answered: Histogram = field(default_factory=Histogram)  # every answer's latency
+    verified: Histogram = field(default_factory=Histogram)  # the verified answers' alone
     refusals: Histogram = field(default_factory=Histogram)  # the 503s' latency
 
     def _endpoint(self, name: str) -> EndpointStats:
@@ -70,6 +71,7 @@ class Recorder:
         second.ok += 1
         second.latency.record(seconds)
         self.answered.record(seconds)
+        self.verified.record(seconds)
 
     def error(self, name: str, kind: str, detail: str, status: int | None = None,
               seconds: float | None = None) -> None:
@@ -114,6 +116,7 @@ class Recorder:
             mine_s.refused += theirs.refused
             mine_s.latency.merge(theirs.latency)
         self.answered.merge(other.answered)
+        self.verified.merge(other.verified)
         self.refusals.merge(other.refusals)
         self.leaks += other.leaks
         self.sample_errors.extend(other.sample_errors[: 10 - len(self.sample_errors)])
@@ -156,6 +159,7 @@ def report_dict(recorder: Recorder, *, target: str, scenario: str, wall_seconds:
         },
         "sample_errors": recorder.sample_errors,
         "goodput_rps": ((total - failed) / wall_seconds) if wall_seconds > 0 else 0.0,
+        "verified_latency_ms": _from_histogram(recorder.verified),
         "refused": {"count": recorder.refusals.count,
                     "latency_ms": _from_histogram(recorder.refusals)},
         "timeline": [

@@ -14,6 +14,7 @@ import click
 from alembic import command
 from quart import Quart
 from quart.cli import ScriptInfo, pass_script_info
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.commands import bulk_data
@@ -23,6 +24,7 @@ from app.domain.passwords import hash_password
 from app.infra import migrations
 from app.infra.database import make_engine
 from app.infra.settings import Settings
+from app.models import User
 
 T = TypeVar("T")
 
@@ -201,6 +203,28 @@ def demo_command(ctx: click.Context) -> None:
     ctx.invoke(seed_command, if_empty=True)
 
 
+LOAD_EMAILS = "%@load.test"  # every account conduit-loadtest makes (loadtest/) has such an address
+
+
+@click.command("purge-load")
+@pass_script_info
+def purge_load(info: ScriptInfo) -> None:
+    """Delete what conduit-loadtest wrote: its accounts (e-mail @load.test) with their articles,
+    comments, favorites and follows; then recount the counters they moved."""
+
+    async def run() -> int:
+        engine = make_engine(_settings(info), serving=False)
+        try:
+            async with engine.begin() as conn:
+                gone = (await conn.execute(delete(User).where(User.email.like(LOAD_EMAILS)))).rowcount
+            await counters.recount(engine)
+            return int(gone or 0)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"removed {asyncio.run(run())} load-test account(s) and everything they wrote")
+
+
 def register_commands(app: Quart) -> None:
-    for cmd in (db_group, seed_command, create_admin, demo_command):
+    for cmd in (db_group, seed_command, create_admin, demo_command, purge_load):
         app.cli.add_command(cmd)

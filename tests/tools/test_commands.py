@@ -164,3 +164,35 @@ def test_demo_migrates_then_seeds_once(tmp_path: Path) -> None:
         "(every password: conduit-demo)"]
     again = _cli(url, "demo")
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == "database already has data: not seeding"
+
+
+async def test_purge_load_removes_what_the_load_generator_wrote_and_recounts(
+        app: Quart, db: AsyncSession, database_url: str) -> None:
+    from app.domain import articles, comments, favorites
+    from tests.conftest import TEST_PASSWORD_HASH
+    from tests.support.database import add_users
+
+    owner, = await add_users(db, 1, TEST_PASSWORD_HASH, prefix="owner")
+    kept = await articles.create_article(db, owner, title="Kept", description="d", body="b",
+                                         tags=["real"])
+    db.add(User(username="ltabn0", email="ltabn0@load.test", password_hash=TEST_PASSWORD_HASH))
+    await db.commit()
+    loader = await db.scalar(select(User.id).where(User.email == "ltabn0@load.test"))
+    assert loader is not None
+    await articles.create_article(db, loader, title="Load x", description="d", body="b",
+                                  tags=["load"])
+    await favorites.favorite(db, loader, kept.slug)
+    await comments.add_comment(db, loader, kept.slug, "a load comment")
+    await db.rollback()
+
+    result = await _run(database_url, "purge-load")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 load-test account(s)" in result.stdout
+    db.expunge_all()
+    assert (await db.scalars(select(User.username))).all() == ["owner0"]
+    assert (await db.scalars(select(Article.title))).all() == ["Kept"]
+    assert await db.scalar(select(func.count()).select_from(Comment)) == 0
+    article = (await db.execute(select(Article.favorites_count, Article.comments_count))).one()
+    assert tuple(article) == (0, 0)  # the counters they moved, recounted
+    assert await db.scalar(select(Tag.articles_count).where(Tag.name == "load")) in (0, None)
+    await db.rollback()

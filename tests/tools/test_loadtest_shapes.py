@@ -16,7 +16,7 @@ import pytest
 from loadtest.cli import _parser, main
 from loadtest.histogram import SUB, Histogram
 from loadtest.html_report import render
-from loadtest.stages import Profile, StageError, parse_seconds, parse_stage
+from loadtest.stages import Profile, StageError, parse_seconds
 from loadtest.thresholds import ThresholdError, judge, parse_threshold
 
 pytestmark = pytest.mark.once
