@@ -30,7 +30,7 @@ from loadtest.console import (
 from loadtest.html_report import render
 from loadtest.live import LiveOptions, run_live
 from loadtest.runner import RunOptions, RunResult, run, run_processes
-from loadtest.scenarios import SCENARIOS
+from loadtest.scenarios import SCENARIOS, WRITERS
 from loadtest.stages import Profile, StageError
 from loadtest.stats import Recorder, report_dict
 from loadtest.thresholds import ThresholdError, judge, parse_threshold
@@ -42,9 +42,6 @@ OPEN_IN_FLIGHT = 1000
 
 class Usage(Exception):
     """A bad option: printed with the usage line, exit status 2."""
-
-
-WRITERS = ("api-write", "mixed", "live")  # the scenarios that write into the target
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -32,9 +32,7 @@ class Client:
         ``started`` (a ``time.perf_counter`` value) is the scheduled start in open-loop runs, so
         the time a request waited for a free slot counts in its latency.
         """
-        headers = {"Accept": "text/html" if html else "application/json"}
-        if token:
-            headers["Authorization"] = f"Token {token}"
+        headers = request_headers(html, token)
         begin = time.perf_counter() if started is None else started
         try:
             async with self.session.request(method, self.base_url + path, json=body,
@@ -47,31 +45,47 @@ class Client:
         except (aiohttp.ClientError, OSError) as error:
             self.recorder.error(name, "connection", f"{type(error).__name__}: {error}")
             return None
-        elapsed = time.perf_counter() - begin
-        if status != expect:
-            self.recorder.error(name, "status", f"{method} {path} answered {status}, "
-                                f"expected {expect}: {raw[:120]!r}", status, elapsed)
+        return judge(self.recorder, name, f"{method} {path}", status, ctype, raw,
+                     time.perf_counter() - begin, expect=expect, html=html, check=check)
+
+
+def request_headers(html: bool, token: str | None) -> dict[str, str]:
+    headers = {"Accept": "text/html" if html else "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    return headers
+
+
+def judge(recorder: Recorder, name: str, request: str, status: int, ctype: str, raw: bytes,
+          elapsed: float, *, expect: int = 200, html: bool = False, check: Check | None = None
+          ) -> Any:
+    """Verify one answer (status, content type, body, the scenario's check) and record it: the
+    decoded body when everything checks out, else None. Shared by this client and Locust's
+    (loadtest/locustfile.py), so both verify alike."""
+    if status != expect:
+        recorder.error(name, "status", f"{request} answered {status}, expected {expect}: "
+                       f"{raw[:120]!r}", status, elapsed)
+        return None
+    wanted = "text/html" if html else "application/json"
+    if status != 204 and not ctype.startswith(wanted):
+        recorder.error(name, "verification", f"content type {ctype!r}, expected {wanted}",
+                       status, elapsed)
+        return None
+    data: Any = None
+    if status != 204:
+        try:
+            data = raw.decode() if html else json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            recorder.error(name, "verification", "body does not decode", status, elapsed)
             return None
-        wanted = "text/html" if html else "application/json"
-        if status != 204 and not ctype.startswith(wanted):
-            self.recorder.error(name, "verification", f"content type {ctype!r}, expected {wanted}",
-                                status, elapsed)
-            return None
-        data: Any = None
-        if status != 204:
-            try:
-                data = raw.decode() if html else json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                self.recorder.error(name, "verification", "body does not decode", status, elapsed)
-                return None
-        problem = check(data) if check else None
-        if problem:
-            if problem.startswith("leak:"):
-                self.recorder.leaks += 1
-            self.recorder.error(name, "verification", problem, status, elapsed)
-            return None
-        self.recorder.ok(name, status, elapsed)
-        return data if data is not None else {}
+    problem = check(data) if check else None
+    if problem:
+        if problem.startswith("leak:"):
+            recorder.leaks += 1
+        recorder.error(name, "verification", problem, status, elapsed)
+        return None
+    recorder.ok(name, status, elapsed)
+    return data if data is not None else {}
 
 
 async def target_answers(base_url: str, wait: float = 3.0) -> str | None:

@@ -316,6 +316,7 @@ class Mixed(Scenario):
 
 
 SCENARIOS = ("browse", "api-read", "api-write", "mixed", "contexts", "threadlocal")
+WRITERS = ("api-write", "mixed", "live")  # the scenarios that write into the target
 
 
 def make_scenario(name: str, run_id: str, max_delay_ms: int = 50) -> Scenario:

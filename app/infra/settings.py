@@ -68,10 +68,10 @@ class Settings:
     # at once (unless CONDUIT_ENV is testing, where the suite's bursts test other things and a
     # test asks for it: TESTING_IN_FLIGHT); how long, in milliseconds, a request past that waits
     # for a slot before it is refused (503 "busy"); and seconds a request may take in all before
-    # it is cancelled (503).
+    # it is cancelled (503): HAProxy's "timeout server" in deploy/, past which nobody waits.
     max_in_flight: int = 16
     admit_wait_ms: int = 20
-    request_deadline: int = 10
+    request_deadline: int = 30
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
     # Seconds a request's body has to arrive in full once the app asks for it (408 and the
@@ -212,6 +212,9 @@ def load_settings(
             raise ConfigError(f"CONDUIT_{name.upper()} must be between {low} and {high}")
     if not 1 <= settings.body_timeout <= 300:
         raise ConfigError("CONDUIT_BODY_TIMEOUT must be between 1 and 300 seconds")
+    if settings.request_deadline <= settings.body_timeout:
+        raise ConfigError("CONDUIT_REQUEST_DEADLINE must be longer than CONDUIT_BODY_TIMEOUT "
+                          f"({settings.body_timeout} s): a slow body is answered 408 first")
     if not 1024 <= settings.max_content_length <= 64 * 1024 * 1024:
         raise ConfigError("CONDUIT_MAX_CONTENT_LENGTH must be between 1 KiB and 64 MiB")
     if not JWT_EXPIRY_MIN <= settings.jwt_expiry_seconds <= JWT_EXPIRY_MAX:

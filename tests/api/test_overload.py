@@ -68,14 +68,14 @@ async def test_hashes_run_below_the_event_loops_cpu_priority() -> None:
 
 
 async def test_a_request_past_its_deadline_is_cancelled_and_answered_503(database_url: str) -> None:
-    """The lab's echo would answer 200 after 5 s; the deadline (1 s) cancels it first."""
-    async with serving(database_url, request_deadline=1, contexts_lab=True) as app:
+    """The lab's echo would answer 200 after 5 s; the deadline (2 s) cancels it first."""
+    async with serving(database_url, request_deadline=2, body_timeout=1, contexts_lab=True) as app:
         response = await app.test_client().get("/contexts/echo?token=t&delay_ms=5000",
                                                headers={"Accept": "application/json"})
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert await response.get_json() == {"errors": {"request": [
-            "took longer than 1 seconds; try again in a few seconds"]}}
+            "took longer than 2 seconds; try again in a few seconds"]}}
         quick = await app.test_client().get("/contexts/echo?token=t&delay_ms=0")
         assert quick.status_code == 200  # the deadline is per request, not the worker's
 

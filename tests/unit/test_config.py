@@ -60,6 +60,9 @@ def test_overrides_win_over_the_environment() -> None:
     ({"CONDUIT_ENV": "staging"}, "CONDUIT_ENV must be one of"),
     ({"CONDUIT_POOL_SIZE": "many"}, "CONDUIT_POOL_SIZE must be a whole number"),
     ({"CONDUIT_POOL_SIZE": "0"}, "CONDUIT_POOL_SIZE must be between 1 and 100"),
+    ({"CONDUIT_MAX_IN_FLIGHT": "0"}, "CONDUIT_MAX_IN_FLIGHT must be between 1 and 10000"),
+    ({"CONDUIT_ADMIT_WAIT_MS": "-1"}, "CONDUIT_ADMIT_WAIT_MS must be between 0 and 10000"),
+    ({"CONDUIT_REQUEST_DEADLINE": "10"}, "must be longer than CONDUIT_BODY_TIMEOUT (10 s)"),
     ({"CONDUIT_LOG_LEVEL": "LOUD"}, "CONDUIT_LOG_LEVEL must be one of"),
     ({"CONDUIT_DATABASE_URL": "mysql://root@localhost/db"}, "supported: sqlite+aiosqlite"),
     ({"CONDUIT_DATABASE_URL": "not a url"}, "is not a database URL"),
@@ -123,3 +126,10 @@ def test_development_signs_with_a_secret_of_its_own(tmp_path: Path) -> None:
     assert instance_secret(tmp_path / "b") != first
     settings = load_settings(environ={"CONDUIT_ENV": "development"})
     assert settings.secret_key == instance_secret() and settings.secret_key != OLD_SOURCE_SECRET
+
+
+def test_the_admission_limit_is_lifted_in_testing_unless_asked_for() -> None:
+    assert load_settings(environ={}).max_in_flight == 16
+    assert load_settings(environ={"CONDUIT_ENV": "testing"}).max_in_flight == 10_000
+    asked = load_settings(environ={"CONDUIT_ENV": "testing", "CONDUIT_MAX_IN_FLIGHT": "3"})
+    assert asked.max_in_flight == 3
