@@ -29,22 +29,23 @@ $(STAMP): $(RUNTIME)
 lock: $(UV)
 	$(UV) lock
 
-# conduit-serve prints the address it really binds (hypercorn.toml's, or --bind's).
+# conduit-serve prints the address it really binds (hypercorn.toml's, or PORT's: make run
+# PORT=8123), once a worker answers there.
 run: $(RUNTIME)
 	$(BIN)/quart --app app demo
-	$(BIN)/conduit-serve
+	$(BIN)/conduit-serve $(if $(PORT),--bind 127.0.0.1:$(PORT))
 
 # The development server, reloading on code changes.
 dev: $(RUNTIME)
 	$(BIN)/quart --app app db upgrade
 	$(BIN)/quart --app app seed --if-empty
-	$(BIN)/quart --app app run --reload
+	$(BIN)/quart --app app run --reload $(if $(PORT),--port $(PORT))
 
-# The contexts lab's WSGI twin: a Flask app under gunicorn's threaded worker, on port 8001.
+# The contexts lab's WSGI twin: a Flask app under gunicorn's threaded worker, on port 8001 (or PORT).
 twin: $(STAMP)
-	@echo "WSGI twin on http://127.0.0.1:8001  (Ctrl-C stops it)"
+	@echo "WSGI twin on http://127.0.0.1:$(or $(PORT),8001)  (Ctrl-C stops it)"
 	$(BIN)/gunicorn --worker-class gthread --workers 1 --threads 8 --no-control-socket \
-		--bind 127.0.0.1:8001 app.contexts.wsgi_twin:app
+		--bind 127.0.0.1:$(or $(PORT),8001) app.contexts.wsgi_twin:app
 
 # Async app vs WSGI twin under wrk at concurrency 1..1024, plus verified load-generator runs, and live
 # updates (WebSocket) at 100 and 1,000 subscribers on SQLite and PostgreSQL (bench/live.py).

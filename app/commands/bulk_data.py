@@ -27,38 +27,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.commands.demo_data import DEMO_PASSWORD
+from app.commands.demo_data import DEMO_PASSWORD, LINES, TOPICS, VERBS
 from app.domain.counters import recount
 from app.domain.passwords import hash_password_sync
 from app.domain.transactions import WRITE_OPTION
 
 PROLIFIC, READER = 1, 2  # user ids; every other user is "user<id>"
 POPULAR = 1  # tag id; every other tag is "topic-<id>"
-TOPICS = ("event loops", "context variables", "connection pools", "async views", "migrations",
-          "load testing", "template inheritance", "cookie sessions", "blueprints", "ORM queries",
-          "background tasks", "graceful shutdown", "request contexts", "CSRF tokens")
-VERBS = ("Understanding", "Taming", "A field guide to", "Benchmarking", "Debugging", "Rethinking",
-         "Notes on", "Five lessons from")
-LINES = (
-    "An event loop runs one task at a time and switches only where a task awaits.",
-    "A pool of connections bounds how many requests talk to the database at once.",
-    "Every request gets its own context, copied per task, so g never leaks.",
-    "The index carries the order of the list, so a page is one short walk.",
-    "A counter kept in the writer's transaction costs one row update, not a scan.",
-    "Templates inherit from one base page and fill in the blocks they own.",
-    "A migration that backfills in batches keeps every lock short.",
-    "Measure the CPU time per request: it is steadier than throughput here.",
-    "Cursors name where a page ends; offsets walk everything before them.",
-    "A background task sees an empty g unless the context is copied on purpose.",
-    "Hash passwords off the loop, or every request waits for the hash.",
-    "Sessions live in a signed cookie that names a row on the server.",
-    "A slow query shows itself in EXPLAIN long before it shows in production.",
-    "Graceful shutdown lets the requests in flight finish and refuses new ones.",
-    "Rate limits keyed by address need a key of their own behind a proxy.",
-    "WAL mode lets readers go on while one writer holds the lock.",
-)
-
-
 @dataclass(frozen=True)
 class Shape:
     articles: int

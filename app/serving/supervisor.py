@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
@@ -112,6 +113,7 @@ class Supervisor:
         self.slots = [Slot() for _ in range(max(config.workers, 1))]
         self.stopping = False
         self.reloading = False
+        self.unannounced: list[tuple[str, str]] = []  # (address shown, probe URL)
 
     # Signal handlers only set a flag: the loop (awake every 0.25 s) does the rest, so a second
     # signal arriving mid-way cannot re-enter a lock.
@@ -173,6 +175,7 @@ class Supervisor:
                     slot.young_deaths, slot.restart_at, slot.process = 0, 0.0, None
             alive = [slot.process.sentinel for slot in self.slots if slot.process is not None]
             wait(alive, timeout=0.25)
+            self.announce()
             for slot in self.slots:
                 dead = slot.process is not None and slot.process.exitcode is not None
                 if dead and slot.process is not None and not self.reap(slot, slot.process):
@@ -182,8 +185,24 @@ class Supervisor:
                     return 1
                 if slot.process is None and not self.stopping and time.monotonic() >= slot.restart_at:
                     self.start(slot, sockets)
+        print(f"Conduit is stopping: finishing the requests in flight (up to "
+              f"{self.config.graceful_timeout:g} s)", flush=True)
         self.drain()
         return 0
+
+    def announce(self) -> None:
+        """Say where the server serves once a worker answers there (its probe, /healthz): not
+        before, when a browser opened at once would wait on a worker still starting."""
+        for shown, probe in list(self.unannounced):
+            try:
+                with urllib.request.urlopen(probe, timeout=0.2) as answer:
+                    ready = answer.status == 200
+            except (OSError, ValueError):
+                ready = False
+            if ready:
+                self.unannounced.remove((shown, probe))
+                print(f"Conduit is serving on {shown} with {self.config.workers} workers "
+                      "(Ctrl-C stops it)", flush=True)
 
     def drain(self) -> None:
         """Ask every worker to stop, wait for in-flight requests (up to graceful_timeout), then
@@ -214,13 +233,18 @@ def serve(config: Config) -> int:
         write_pid_file(config.pid_path)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sockets = config.create_sockets()
+    supervisor = Supervisor(config)
     for sock in sockets.insecure_sockets:
         host, port = sock.getsockname()[:2]
-        host = f"[{host}]" if ":" in host else host
-        print(f"Conduit is serving on http://{host}:{port} with {config.workers} workers "
-              "(Ctrl-C stops it)", flush=True)
+        shown = f"[{host}]" if ":" in host else host
+        local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        local = f"[{local}]" if ":" in local else local
+        supervisor.unannounced.append((f"http://{shown}:{port}", f"http://{local}:{port}/healthz"))
     try:
-        return Supervisor(config).run(sockets)
+        status = supervisor.run(sockets)
     finally:
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
+    print(f"Conduit stopped ({'its workers drained' if status == 0 else 'exit status 1'})",
+          flush=True)
+    return status

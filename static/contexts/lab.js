@@ -64,7 +64,29 @@
       cell.className = "";
     }
     row.querySelector('[data-field="verified"]').className = tally.verified === tally.sent ? "lab-good" : "";
-    row.querySelector('[data-field="leaked"]').className = tally.leaked > 0 ? "lab-bad" : "lab-good";
+    row.querySelector('[data-field="leaked"]').className = leakClass(tally);
+    row.querySelector('[data-field="failed"]').className = tally.failed > 0 ? "lab-bad" : "";
+  }
+
+  // "0 leaked" is good news only when answers came back to be checked: none came, no verdict.
+  function leakClass(tally) {
+    if (tally.leaked > 0) return "lab-bad";
+    return tally.verified > 0 ? "lab-good" : "";
+  }
+
+  // The twin is another server (make twin): ask it first, and say how to start it if it is not up.
+  async function twinAnswers(prefix) {
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), 3000);
+    try {
+      const response = await fetch(prefix + lab.dataset.echo + "?token=probe&delay_ms=0",
+        { cache: "no-store", headers: { Accept: "application/json" }, signal: stop.signal });
+      return response.ok;
+    } catch (error) {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   form.addEventListener("submit", async (event) => {
@@ -74,6 +96,15 @@
     const prefix = base();
     runButton.disabled = true;
     lab.dataset.state = "running";
+    if (prefix && !(await twinAnswers(prefix))) {
+      status.textContent = "The WSGI twin does not answer at " + prefix + ". Start it in another " +
+        "terminal with: make twin (then run again).";
+      status.className = "lab-status lab-bad";
+      runButton.disabled = false;
+      lab.dataset.state = "done";
+      return;
+    }
+    status.className = "lab-status";
     status.textContent = "Sending " + count + " requests to each endpoint" + (prefix ? " at " + prefix : "") + "…";
     // Both batches at once: the threadlocal requests interleave with the echo ones on the server.
     const [echo, threadlocal] = await Promise.all([
@@ -83,9 +114,15 @@
     show("echo", echo);
     show("threadlocal", threadlocal);
     const failed = echo.failed + threadlocal.failed;
-    status.textContent = "Done: echo " + echo.verified + "/" + count + " verified, threadlocal " +
-      threadlocal.leaked + "/" + count + " leaked" +
-      (failed ? "; " + failed + " failed (" + (echo.lastError || threadlocal.lastError) + ")" : "") + ".";
+    if (failed === 2 * count) {
+      status.textContent = "Every request failed (" + (echo.lastError || threadlocal.lastError) +
+        "): nothing was checked, so nothing can be said about leaks.";
+      status.className = "lab-status lab-bad";
+    } else {
+      status.textContent = "Done: echo " + echo.verified + "/" + count + " verified, threadlocal " +
+        threadlocal.leaked + "/" + count + " leaked" +
+        (failed ? "; " + failed + " failed (" + (echo.lastError || threadlocal.lastError) + ")" : "") + ".";
+    }
     runButton.disabled = false;
     lab.dataset.state = "done";
   });
@@ -255,7 +292,7 @@
       row.querySelector('[data-field="' + field + '"]').textContent = String(value);
     }
     row.querySelector('[data-field="verified"]').className = tally.verified === count * 3 ? "lab-good" : "";
-    row.querySelector('[data-field="leaked"]').className = tally.leaked > 0 ? "lab-bad" : "lab-good";
+    row.querySelector('[data-field="leaked"]').className = leakClass(tally);
     socketStatus.textContent = "Done: " + tally.verified + "/" + tally.messages + " answers carried their own " +
       "socket's token" + (failures.length ? "; " + failures.length + " failed (" + failures[0].reason + ")" : "") + ".";
     button.disabled = false;

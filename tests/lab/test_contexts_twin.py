@@ -96,3 +96,17 @@ async def test_the_lab_page_runs_against_the_twin_without_leaks(page: Page, live
     assert await page.locator('#lab-row-threadlocal [data-field="leaked"]').inner_text() == "0"
     threads = int(await page.locator('#lab-row-echo [data-field="threads"]').inner_text())
     assert 1 <= threads <= THREADS
+
+
+async def test_the_lab_page_says_how_to_start_a_twin_that_is_not_running(page: Page,
+                                                                         live_server: str) -> None:
+    """Before, it fired every request at nothing and showed "0 leaked" in green."""
+    await page.goto(f"{live_server}/contexts")
+    await page.locator("#contexts-lab").evaluate("(lab, port) => { lab.dataset.twinPort = port; }",
+                                                 str(free_port()))  # nothing listens there
+    await page.select_option("#lab-target", "twin")
+    await page.click("#lab-run")
+    await page.wait_for_selector('#contexts-lab[data-state="done"]', timeout=60_000)
+    assert "Start it in another terminal with: make twin" in await page.inner_text("#lab-status")
+    assert await page.locator("#lab-results .lab-good").count() == 0
+    assert await page.locator('#lab-row-echo [data-field="sent"]').inner_text() in ("", "–", "-")

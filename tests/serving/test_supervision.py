@@ -165,11 +165,29 @@ def test_sigterm_drains_requests_in_flight(database_url: str, tmp_path: Path) ->
         assert server.proc.wait(timeout=20) == 0
 
 
+def test_it_announces_only_a_serving_worker_and_says_when_it_stops(database_url: str,
+                                                                   tmp_path: Path) -> None:
+    """Before, "serving on" came as the sockets were bound, before any worker could answer, and
+    a stop said nothing."""
+    log = tmp_path / "serve.log"
+    with serving(database_url, log) as server:
+        assert wait_for(lambda: "Conduit is serving on" in log.read_text(), 30)
+        text = log.read_text()
+        # Each worker logs "Running on" once it serves; the announcement comes after one did.
+        assert text.index("Running on") < text.index("Conduit is serving on")
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=30) == 0
+    text = log.read_text()
+    assert "Conduit is stopping: finishing the requests in flight" in text
+    assert text.rstrip().endswith("Conduit stopped (its workers drained)")
+
+
 def test_it_prints_the_address_it_really_binds(database_url: str, tmp_path: Path) -> None:
     """Before, `make run` printed http://127.0.0.1:8000 whatever hypercorn.toml or --bind said."""
     log = tmp_path / "serve.log"
     with serving(database_url, log) as server:
         port = server.url.rsplit(":", 1)[1]
+        assert wait_for(lambda: "Conduit is serving on" in log.read_text(), 30)
         assert f"Conduit is serving on http://127.0.0.1:{port} with 2 workers" in log.read_text()
         urllib.request.urlopen(f"{server.url}/api/articles?limit=3&offset=0", timeout=5).close()
         # The access log keeps the query string (?page=2 and ?tag=x were told apart by nothing).

@@ -33,14 +33,14 @@ def _locust_run(url: str, work: Path) -> tuple[int, dict[str, Any], dict[str, in
          "-r", "6", "--run-time", "5s", "--host", url, "--conduit-scenario", "api-write",
          "--conduit-allow-writes", "--conduit-json", str(counts), "--csv", str(stats),
          "--only-summary"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    workers = [subprocess.Popen(
+    workers: list[subprocess.Popen[Any]] = [subprocess.Popen(
         [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
          "--conduit-scenario", "api-write", "--conduit-allow-writes"], cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for _ in range(2)]
     try:
         output, _ = master.communicate(timeout=180)
     finally:
-        for process in (master, *workers):
+        for process in [master, *workers]:
             if process.poll() is None:
                 process.kill()
             process.wait()
