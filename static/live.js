@@ -62,7 +62,7 @@
     if (!link || shown.has(`/article/${article.slug}`)) return;
     shown.add(`/article/${article.slug}`);
     fresh += 1;
-    link.textContent = `${fresh} new article${fresh === 1 ? "" : "s"} — show them`;
+    link.textContent = fresh === 1 ? "1 new article — show it" : `${fresh} new articles — show them`;
     link.hidden = false;
   }
 

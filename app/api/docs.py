@@ -1,24 +1,24 @@
 """OpenAPI at /api/openapi.json (quart-schema) and a docs page at /api/docs that needs no internet.
 
-quart-schema's own UIs load their JavaScript from CDNs; ours is one self-contained page under
-static/api-docs/ that reads the spec and lists every operation with its schemas.
+quart-schema's own UIs load their JavaScript from CDNs; ours is rendered here from the same
+document (templates/api/docs.html): every operation with its parameters and schemas, readable with
+JavaScript off, with a way back to the site.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from quart import Quart, Response, send_from_directory
+from quart import Quart, Response, current_app, render_template
 from quart_schema import OpenAPIProvider, QuartSchema, hide
 from werkzeug.routing import Rule
 
 from app.api import blueprint
 from app.api.answers import ERRORS_ATTRIBUTE
 from app.api.schemas import ErrorsOut
-from app.infra.settings import PROJECT_ROOT
 
-DOCS_DIR = PROJECT_ROOT / "static" / "api-docs"
 ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorsOut"}}}
 ERROR_MEANINGS = {
     401: "Unauthorized: the token is missing, malformed, expired or invalid",
@@ -83,9 +83,54 @@ def init_schema(app: Quart) -> QuartSchema:
     return schema
 
 
+VERBS = ("get", "post", "put", "delete")
+REF_DEPTH = 8
+
+
+def _resolve(spec: dict[str, Any], schema: Any, depth: int = 0) -> Any:
+    """The schema with its $refs inlined, so each reads on its own (bounded, should one cycle)."""
+    if depth > REF_DEPTH or not isinstance(schema, dict | list):
+        return schema
+    if isinstance(schema, list):
+        return [_resolve(spec, item, depth + 1) for item in schema]
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _resolve(spec, spec.get("components", {}).get("schemas", {}).get(name, {}), depth + 1)
+    return {key: _resolve(spec, value, depth + 1) for key, value in schema.items() if key != "title"}
+
+
+def _shown(spec: dict[str, Any], schema: Any) -> str:
+    return json.dumps(_resolve(spec, schema), indent=2)
+
+
+def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation of the document, in path order, as the docs page lists them."""
+    found = []
+    for path in sorted(spec["paths"]):
+        for verb in VERBS:
+            op = spec["paths"][path].get(verb)
+            if op is None:
+                continue
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            found.append({
+                "verb": verb, "path": path, "secured": bool(op.get("security")),
+                "text": op.get("description") or op.get("summary") or "",
+                "parameters": [{"name": p["name"], "where": p["in"],
+                                "type": json.dumps(_resolve(spec, p.get("schema", {})))}
+                               for p in op.get("parameters", []) if p["in"] != "header"],
+                "request": _shown(spec, body["schema"]) if body else None,
+                "responses": [(status, _shown(spec, answer["content"]["application/json"]["schema"])
+                               if "application/json" in answer.get("content", {}) else None)
+                              for status, answer in op.get("responses", {}).items()],
+            })
+    return found
+
+
 @blueprint.get("/docs")
 @hide
 async def docs() -> Response:
-    response = await send_from_directory(DOCS_DIR, "index.html")
+    spec = current_app.extensions["QUART_SCHEMA"].openapi_provider.schema()
+    html = await render_template("api/docs.html", operations=operations(spec))
+    response = Response(html, mimetype="text/html")
     response.cache_control.no_cache = True
     return response

@@ -47,4 +47,22 @@ class RateLimited(Exception):
 
     @property
     def message(self) -> str:
-        return f"too many {self.rule.what}; try again in {self.retry_after} seconds"
+        return f"too many {self.rule.what}; try again in {in_words(self.retry_after)}"
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
+def in_words(seconds: int) -> str:
+    """A wait as a person says it: "52 minutes", not "3120 seconds" (rounded up: never sooner
+    than the limit allows; the Retry-After header keeps the exact seconds)."""
+    if seconds < 60:
+        return _count(max(seconds, 1), "second")
+    if seconds < 3600:
+        return _count(-(-seconds // 60), "minute")
+    hours, rest = divmod(seconds, 3600)
+    minutes = -(-rest // 60)
+    if minutes == 60:
+        hours, minutes = hours + 1, 0
+    return _count(hours, "hour") + (f" {_count(minutes, 'minute')}" if minutes else "")

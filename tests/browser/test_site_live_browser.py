@@ -68,7 +68,7 @@ async def test_comments_favorites_and_new_articles_move_live_between_two_browser
         await writer.fill("#body", "Published while the reader's page was open.")
         await writer.click("button:has-text('Publish Article')")
         banner = reader.locator(".new-articles a")
-        await expect(banner).to_have_text("1 new article — show them")
+        await expect(banner).to_have_text("1 new article — show it")
         ARTIFACTS.mkdir(exist_ok=True)
         await reader.screenshot(path=str(ARTIFACTS / "live-new-articles.png"))
         assert await reader.evaluate("window.stillTheSamePage") is True

@@ -122,6 +122,11 @@ async def test_admin_lists_searches_and_pages_users(app: Quart, client, db: Asyn
     assert "member2@" not in found
     page2 = await page_text(client, "/admin/?q=member&page=2")
     assert 'href="/admin/?page=1&amp;q=member"' in page2
+    # Each page its own title (before: "Admin — Conduit" on all of them).
+    assert "<title>Users — Admin — Conduit</title>" in html
+    assert "<title>Users matching “member”, page 2 — Admin — Conduit</title>" in page2
+    assert "<title>Articles — Admin — Conduit</title>" in await page_text(client, "/admin/articles")
+    assert "<title>Comments — Admin — Conduit</title>" in await page_text(client, "/admin/comments")
 
 
 async def test_admin_grants_and_revokes_admin(client, db: AsyncSession) -> None:

@@ -84,6 +84,9 @@ async def test_the_editor_previews_without_publishing(app: Quart, client, db: As
     assert answer.status_code == 200
     html = await answer.get_data(as_text=True)
     assert "<strong>bold</strong>" in html  # rendered as the article page would
+    # ... and styled as it: the article's banner with its title, the body's own typography.
+    assert '<div class="banner preview-banner"><h1>Draft</h1></div>' in html
+    assert '<div class="article-body"><p>Some <strong>bold</strong>' in html
     assert "<script>alert(1)" not in html  # by the same sanitiser
     assert "(not saved yet)" in html and 'value="Draft"' in html  # the form keeps what was typed
     assert await db.scalar(select(func.count()).select_from(Article)) == 0

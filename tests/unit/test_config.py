@@ -133,3 +133,11 @@ def test_the_admission_limit_is_lifted_in_testing_unless_asked_for() -> None:
     assert load_settings(environ={"CONDUIT_ENV": "testing"}).max_in_flight == 10_000
     asked = load_settings(environ={"CONDUIT_ENV": "testing", "CONDUIT_MAX_IN_FLIGHT": "3"})
     assert asked.max_in_flight == 3
+
+
+def test_retry_times_read_as_words() -> None:
+    from app.infra.rate_limit_rules import in_words
+
+    assert [in_words(s) for s in (0, 1, 45, 60, 61, 3120, 3599, 3600, 3660, 7199, 7200, 90061)] == [
+        "1 second", "1 second", "45 seconds", "1 minute", "2 minutes", "52 minutes", "60 minutes",
+        "1 hour", "1 hour 1 minute", "2 hours", "2 hours", "25 hours 2 minutes"]
