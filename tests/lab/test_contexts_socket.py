@@ -245,6 +245,19 @@ async def test_the_lab_page_opens_sockets_and_shows_what_their_jobs_saw(page: Pa
     assert (await added.nth(0).inner_text(), await added.nth(1).inner_text()) == ("—", "no")
 
 
+async def test_every_lab_table_fits_a_1280_px_window(page: Page, live_server: str) -> None:
+    """Before, the socket jobs' table needed a sideways scroll at 1280 px (1132 px in 1110)."""
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.goto(f"{live_server}/contexts")
+    await page.click("#lab-socket-run")
+    await page.wait_for_selector('#contexts-lab[data-socket-state="done"]', timeout=60_000)
+    await page.click("#lab-background")
+    await page.wait_for_selector('#contexts-lab[data-background-state="done"]', timeout=60_000)
+    overflow = await page.evaluate("""() => [...document.querySelectorAll(".lab-results")]
+        .filter((table) => table.scrollWidth > table.clientWidth).map((table) => table.id)""")
+    assert overflow == []
+
+
 async def test_wait_refuses_bad_input_with_422_on_both_servers(twin: str, live_server: str) -> None:
     async with session() as client:
         for base in (twin, live_server):
