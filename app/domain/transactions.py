@@ -11,8 +11,6 @@ when the block ends and rolls back when it raises. Nothing depends on the HTTP m
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,25 +25,6 @@ from app.models import Base
 WRITE_OPTION = "conduit_write"
 
 
-# SQLite takes one writer at a time, and one waiting for the write lock polls for it with sleeps
-# of up to 100 ms (its busy handler): under many writers, a write waited behind others for
-# seconds. A worker therefore lets its own writers in one at a time, in arrival order (an
-# asyncio.Lock per event loop), so at most one per worker polls for the file's lock.
-_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
-    weakref.WeakKeyDictionary()
-
-
-@asynccontextmanager
-async def _one_writer_per_worker(session: AsyncSession) -> AsyncIterator[None]:
-    if dialect_of(session) != "sqlite":
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    gate = _sqlite_writers.get(loop) or _sqlite_writers.setdefault(loop, asyncio.Lock())
-    async with gate:
-        yield
-
-
 @asynccontextmanager
 async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One write transaction: committed when the block ends, rolled back if it raises."""
@@ -53,14 +32,13 @@ async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     options: dict[str, Any] = {WRITE_OPTION: True}
     if dialect_of(session) == "postgresql":  # the engine's default is autocommit, for reads
         options["isolation_level"] = "READ COMMITTED"
-    async with _one_writer_per_worker(session):
-        await session.connection(execution_options=options)
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    await session.connection(execution_options=options)
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
 
 
 async def read(session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
