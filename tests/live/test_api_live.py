@@ -73,5 +73,5 @@ async def test_docs_page_renders_every_operation_offline(live_server: str, page:
     assert {"GET /api/articles", "POST /api/users", "DELETE /api/articles/{slug}/comments/{comment_id}",
             "GET /api/tags"} <= operations
     assert len(summaries) == 19  # every endpoint of the spec, each method once
-    assert await page.locator("#error").inner_text() == ""
     assert requested and all(url.startswith(live_server) for url in requested)
+    assert not any(url.endswith(".js") for url in requested)  # rendered on the server
