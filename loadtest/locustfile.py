@@ -33,7 +33,8 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.client import Check, judge, request_headers
-from loadtest.scenarios import SCENARIOS, WRITERS, Scenario, SetupError, make_scenario
+from loadtest.scenario import Scenario, SetupError
+from loadtest.scenarios import SCENARIOS, WRITERS, make_scenario
 from loadtest.stats import ERROR_KINDS, Recorder
 
 MESSAGE = "conduit_verified"

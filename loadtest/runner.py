@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 
 from loadtest.client import Client
-from loadtest.scenarios import SetupError, make_scenario
+from loadtest.scenario import SetupError
+from loadtest.scenarios import make_scenario
 from loadtest.stages import Profile
 from loadtest.stats import Recorder
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.commands.demo_data import seed
+from loadtest.checks import signed_in
 from loadtest.cli import main
-from loadtest.scenarios import _signed_in
 from loadtest.stats import Recorder, percentile, report_dict, summarise
 
 pytestmark = pytest.mark.once  # the load generator: backend-independent
@@ -148,7 +148,7 @@ async def test_data_scenarios_verify_and_lose_nothing(live_server: str, db: Asyn
 
 
 def test_the_sign_in_check_wants_the_same_user_and_a_token() -> None:
-    check = _signed_in("ann")
+    check = signed_in("ann")
     assert check({"user": {"username": "ann", "token": "t"}}) is None
     assert check({"user": {"username": "bob", "token": "t"}}) == "signed in as 'bob', expected 'ann'"
     assert check({"user": {"username": "ann", "token": ""}}) is not None

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from loadtest.cli import _parser, main
+from loadtest.cli import main
 from loadtest.histogram import SUB, Histogram
 from loadtest.html_report import render
+from loadtest.options import parser
 from loadtest.stages import Profile, StageError, parse_seconds
 from loadtest.thresholds import ThresholdError, judge, parse_threshold
 
@@ -83,7 +84,7 @@ def test_a_bad_threshold_is_refused(text: str) -> None:
 
 
 def test_help_shows_every_default() -> None:
-    helps = {action.dest: action.help or "" for action in _parser()._actions
+    helps = {action.dest: action.help or "" for action in parser()._actions
              if action.option_strings and action.dest != "help"}
     flags = {"allow_remote", "allow_writes"}
     missing = [dest for dest, text in helps.items() if dest not in flags and "default" not in text]
