@@ -56,9 +56,11 @@ bench: $(STAMP)
 # A load test against a throwaway server (a new demo database, deleted afterwards): the blog you
 # keep is never written to. ARGS go to conduit-loadtest, e.g.
 #   make loadtest ARGS="--stage 20s:200/s --stage 20s:200/s --threshold 'p99<250ms' --html report.html"
+# LOAD_DB=postgresql: a database of its own on this machine's PostgreSQL instead of a SQLite file.
 LOAD_PORT ?= 8100
+LOAD_DB ?= sqlite
 loadtest: $(STAMP)
-	$(BIN)/python -m bench.throwaway --port $(LOAD_PORT) -- $(ARGS)
+	$(BIN)/python -m bench.throwaway --port $(LOAD_PORT) --db $(LOAD_DB) -- $(ARGS)
 
 # The production topology on this machine (deploy/): HOSTS app hosts in network namespaces,
 # HAProxy in front, PostgreSQL's own database, a Redis of its own. Needs root (namespaces).

@@ -46,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     ask = argparse.ArgumentParser(prog="python -m bench.overload", description=__doc__.split("\n")[0])
     ask.add_argument("--rate", type=float, default=400, help="the 1x rate (default: %(default)s)")
     ask.add_argument("--seconds", type=float, default=15, help="recorded per run (default: %(default)s)")
+    ask.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="the throwaway server's database (default: %(default)s)")
     ask.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = ask.parse_args(argv)
     rows = []
-    with throwaway_server(free_port()) as base:
+    with throwaway_server(free_port(), backend=args.db) as base:
         for label, factor, warmup in (("1x", 1, 5.0), ("2x", 2, 5.0), ("4x", 4, 5.0),
                                       ("1x after 4x", 1, 0.0)):
             rows.append(row(label, args.rate * factor, run(base, args.rate * factor,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -19,21 +20,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.servers import ROOT, running_server
+from tests.support.servers import (
+    ROOT,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+    running_server,
+)
 
 
 @contextmanager
-def throwaway_server(port: int, workers: int = 2) -> Iterator[str]:
-    """A new demo database in a temporary folder, served on ``port``; yields the base URL."""
-    with tempfile.TemporaryDirectory(prefix="conduit-load-") as folder:
+def _database(backend: str, folder: str) -> Iterator[str]:
+    """A new, empty database: a SQLite file in ``folder``, or a PostgreSQL database of its own on
+    this machine's server, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{Path(folder) / 'load.db'}"
+        return
+    name = f"conduit_load_{secrets.token_hex(4)}"
+    create_pg_database(name)
+    try:
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+@contextmanager
+def throwaway_server(port: int, workers: int = 2, backend: str = "sqlite") -> Iterator[str]:
+    """A new demo database (SQLite, or PostgreSQL), served on ``port``; yields the base URL."""
+    with tempfile.TemporaryDirectory(prefix="conduit-load-") as folder, \
+            _database(backend, folder) as url:
         env = {**os.environ, "CONDUIT_ENV": "development", "CONDUIT_RATE_LIMITS": "off",
-               "CONDUIT_DATABASE_URL": f"sqlite+aiosqlite:///{Path(folder) / 'load.db'}"}
+               "CONDUIT_DATABASE_URL": url}
         subprocess.run([sys.executable, "-m", "quart", "--app", "app", "demo"], cwd=ROOT, env=env,
                        check=True, capture_output=True)
         base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "app.serving.serve", "--bind", f"127.0.0.1:{port}",
                    "--workers", str(workers), "--access-logfile", os.devnull]
-        print(f"throwaway server on {base} (a new demo database in {folder})", flush=True)
+        print(f"throwaway server on {base} (a new demo database: {backend})", flush=True)
         with running_server(command, probe=f"{base}/healthz", env=env,
                             log=Path(folder) / "serve.log"):
             yield base
@@ -45,11 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--port", type=int, default=8100, help="where the throwaway server listens "
                      "(default: %(default)s)")
     ask.add_argument("--workers", type=int, default=2, help="its workers (default: %(default)s)")
+    ask.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="its database: a SQLite file, or a database of its own on this "
+                     "machine's PostgreSQL (default: %(default)s)")
     ask.add_argument("generator", nargs=argparse.REMAINDER,
                      help="after --: conduit-loadtest's options (see conduit-loadtest --help)")
     args = ask.parse_args(argv)
     generator = [a for a in args.generator if a != "--"]
-    with throwaway_server(args.port, args.workers) as base:
+    with throwaway_server(args.port, args.workers, args.db) as base:
         done = subprocess.run([sys.executable, "-m", "loadtest", "--url", base, "--allow-writes",
                                *generator], cwd=ROOT)
     return done.returncode

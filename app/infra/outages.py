@@ -10,11 +10,13 @@ syntax error, a missing table, a bad parameter) is never hidden behind a "try ag
 - connection lost: the server closed or terminated it (SQLAlchemy says "invalidated");
 - server shutting down, or an operator's intervention: SQLSTATE class 57;
 - read-only (a standby after a failover, ``default_transaction_read_only``): 25006;
-- too many connections, out of memory or disk: class 53;
+- too many connections, out of memory or disk: class 53; no pooled connection within the timeout
+  (with admission control in front, app/serving/admission.py, the queue for the pool is bounded,
+  and a connection held that long is one a slow or frozen database keeps);
 - timeouts: statement timeout (57014), a lock not available (55P03), connect and client timeouts.
 
-Apart from those, ``busy``: the app's own capacity, not the database's (no pooled connection came
-in time; too many password hashes waiting): answered 503 "server is busy" with Retry-After 1.
+Apart from those, ``busy``: the app's own capacity, not the database's (too many password hashes
+waiting): answered 503 "server is busy" with Retry-After 1.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def unavailable(error: BaseException) -> str | None:
     connection, a full disk, a read-only database. None for anything else."""
     if isinstance(error, REDIS_FAULTS):
         return "redis"
+    if isinstance(error, PoolTimeout):
+        return "database"
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return "database"
@@ -68,9 +72,8 @@ def unavailable(error: BaseException) -> str | None:
 
 
 def busy(error: BaseException) -> bool:
-    """The app's own queue is full or too slow: every pooled connection stayed in use for the
-    whole wait (the database itself answered), or too many password hashes are waiting."""
-    return isinstance(error, PoolTimeout | Busy)
+    """The app's own capacity is used up: too many password hashes are waiting."""
+    return isinstance(error, Busy)
 
 
 def count_connect_failures_as_disconnects(context: ExceptionContext) -> None:
