@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from quart import Quart
+from quart import Quart, request
 from quart.typing import ResponseTypes
 
 DEADLINE_SUBJECT = "request"
@@ -32,8 +32,8 @@ class Conduit(Quart):
                 raise
         from app.errors import error_response  # the error pages need the app built first
 
-        self.logger.warning("deadline: %s %s cancelled after %s s", request_context.request.method,
-                            request_context.request.path, seconds)
+        self.logger.warning("deadline: %s %s cancelled after %s s", request.method, request.path,
+                            seconds)
         response = await error_response(
             503, "Service Unavailable",
             f"{DEADLINE_SUBJECT} took longer than {seconds} seconds; try again in a few seconds")
