@@ -42,6 +42,7 @@ DRIVERS = {
 LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user", 1, 10_000),
                ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
 TESTING_IN_FLIGHT = 10_000
+SQLITE_IN_FLIGHT, POSTGRES_IN_FLIGHT = 16, 6
 OVERLOAD_BOUNDS = (("max_in_flight", 1, 10_000), ("admit_wait_ms", 0, 10_000),
                    ("request_deadline", 1, 3600))
 
@@ -65,10 +66,11 @@ class Settings:
     # PostgreSQL: a pooled connection idle this many seconds is pinged before use (0: every time).
     db_ping_idle: int = 1
     # Overload (app/serving/admission.py, docs/settings.md#overload): requests one worker works on
-    # at once (unless CONDUIT_ENV is testing, where the suite's bursts test other things and a
-    # test asks for it: TESTING_IN_FLIGHT); how long, in milliseconds, a request past that waits
-    # for a slot before it is refused (503 "busy"); and seconds a request may take in all before
-    # it is cancelled (503): HAProxy's "timeout server" in deploy/, past which nobody waits.
+    # at once (unset: 16 on SQLite, 6 on PostgreSQL, and TESTING_IN_FLIGHT when CONDUIT_ENV is
+    # testing, where the suite's bursts test other things and a test asks for a limit); how long,
+    # in milliseconds, a request past that waits for a slot before it is refused (503 "busy");
+    # and seconds a request may take in all before it is cancelled (503): HAProxy's "timeout
+    # server" in deploy/, past which nobody waits.
     max_in_flight: int = 16
     admit_wait_ms: int = 20
     request_deadline: int = 30
@@ -175,6 +177,16 @@ def instance_secret(folder: Path = INSTANCE_DIR) -> str:
     return path.read_text().strip()
 
 
+def _default_in_flight(env: str, database_url: str) -> int:
+    """Measured (python -m bench.overload): SQLite's requests wait in aiosqlite's threads and for
+    the file's write lock, so a worker needs more of them in flight to keep its core busy; on
+    PostgreSQL a request's I/O is the event loop's own work, and fewer in flight keep the loop
+    quick enough to refuse what it cannot serve."""
+    if env == "testing":
+        return TESTING_IN_FLIGHT
+    return SQLITE_IN_FLIGHT if database_url.startswith("sqlite") else POSTGRES_IN_FLIGHT
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -257,6 +269,6 @@ def load_settings(
         session_cookie_secure=settings.session_cookie_secure or env == "production",
         contexts_lab=settings.contexts_lab if "contexts_lab" in values else env != "production",
         rate_limits=settings.rate_limits if "rate_limits" in values else env != "testing",
-        max_in_flight=settings.max_in_flight if "max_in_flight" in values or env != "testing"
-        else TESTING_IN_FLIGHT,
+        max_in_flight=settings.max_in_flight if "max_in_flight" in values
+        else _default_in_flight(env, settings.database_url),
     )

@@ -129,7 +129,9 @@ def test_development_signs_with_a_secret_of_its_own(tmp_path: Path) -> None:
 
 
 def test_the_admission_limit_is_lifted_in_testing_unless_asked_for() -> None:
-    assert load_settings(environ={}).max_in_flight == 16
+    assert load_settings(environ={}).max_in_flight == 16  # SQLite
+    postgres = {"CONDUIT_DATABASE_URL": "postgresql://postgres@127.0.0.1/x"}
+    assert load_settings(environ=postgres).max_in_flight == 6
     assert load_settings(environ={"CONDUIT_ENV": "testing"}).max_in_flight == 10_000
     asked = load_settings(environ={"CONDUIT_ENV": "testing", "CONDUIT_MAX_IN_FLIGHT": "3"})
     assert asked.max_in_flight == 3
