@@ -13,11 +13,12 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from app.infra.outages import busy, unavailable
 from app.infra.rate_limit_rules import RateLimited
 from app.serving.admission import BUSY_MESSAGE
+from app.serving.guard import is_api
 
 
 def is_api_path() -> bool:
     """The request is for the JSON API (which authenticates by token and answers only JSON)."""
-    return request.path == "/api" or request.path.startswith("/api/")
+    return is_api(request.path)
 
 
 def wants_json() -> bool:

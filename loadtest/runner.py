@@ -145,7 +145,7 @@ async def run(opts: RunOptions, progress: Progress | None = None) -> RunResult:
         except SetupError as error:
             return RunResult(Recorder(), 0.0, 0.0, str(error))
         if opts.warmup > 0:  # at the profile's first target, unrecorded
-            first = opts.profile.stages[-1 if opts.profile.endless else 0].target or opts.profile.peak
+            first = opts.profile.stages[0].target or opts.profile.peak
             await _drive(opts, scenario, scratch, rng,
                          Profile.held(first, opts.profile.open_loop, opts.warmup), None)
         recorder = Recorder()

@@ -3,8 +3,9 @@ refuses the rest at once, cheaply, with ``503`` and ``Retry-After: 1``, named "b
 
 Without it a worker past capacity took every request in: each one waited up to the database
 timeout (5 s) for one of the pool's connections, most were refused after that wait as if the
-database had failed, and the few answered came too late for their clients (open loop at 200/s of
-the ``mixed`` scenario on 2 workers: goodput 50 req/s, p50 5.2 s; docs/load-testing.md). Refusing
+database had failed, and the few answered came too late for their clients (open loop at 1,200/s
+of the ``mixed`` scenario on 2 workers: goodput 414/s at p50 5.8 s, 3,899 such 503s;
+docs/load-testing.md#overload). Refusing
 what cannot be served in time keeps the admitted requests fast and the goodput near the best
 throughput (Google's SRE book, "Handling Overload": reject early and cheaply).
 
@@ -24,6 +25,8 @@ from typing import Any
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 
+from app.serving.guard import is_api
+
 BUSY_MESSAGE = "is busy just now; try again in a second"
 RETRY_AFTER = b"1"
 _JSON = json.dumps({"errors": {"server": [BUSY_MESSAGE]}}).encode() + b"\n"
@@ -34,8 +37,7 @@ _HTML = (b"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><tit
 
 def wants_json(scope: Any) -> bool:
     """The API, or a client that asks for JSON rather than HTML (as app/errors.py decides)."""
-    path = scope["path"]
-    if path == "/api" or path.startswith("/api/"):
+    if is_api(scope["path"]):
         return True
     accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
     return b"application/json" in accept and b"text/html" not in accept

@@ -35,6 +35,11 @@ LAB_SOCKET = "/contexts/socket"
 PROBES = frozenset({"/healthz", "/readyz"})
 
 
+def is_api(path: str) -> bool:
+    """The path is the JSON API's (app/errors.py's ``is_api_path``, before Quart has a request)."""
+    return path == "/api" or path.startswith("/api/")
+
+
 class Guard:
     """Wraps the Quart app's ASGI callable. ``hsts``: add HSTS (production); ``lab``: the contexts
     lab's socket is served, so its handshakes are let through."""
@@ -56,7 +61,7 @@ class Guard:
         if scope["type"] == "http":
             host = next((value for name, value in scope["headers"] if name == b"host"), b"")
             if not host_is_valid(host.decode("latin-1")):
-                api = scope["path"] == "/api" or scope["path"].startswith("/api/")
+                api = is_api(scope["path"])
                 body, kind = (json.dumps({"errors": {"host": ["is not a valid host name"]}}).encode(),
                               b"application/json; charset=utf-8") if api else \
                     (b"400 Bad Request: the Host header is not a valid host name.\n",
