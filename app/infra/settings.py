@@ -43,7 +43,8 @@ LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user
                ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
 TESTING_IN_FLIGHT = 10_000
 SQLITE_IN_FLIGHT, POSTGRES_IN_FLIGHT = 16, 6
-OVERLOAD_BOUNDS = (("max_in_flight", 1, 10_000), ("admit_wait_ms", 0, 10_000),
+OVERLOAD_BOUNDS = (("max_in_flight", 1, 10_000), ("max_writes_in_flight", 0, 10_000),
+                   ("admit_wait_ms", 0, 10_000),
                    ("request_deadline", 1, 3600))
 
 
@@ -72,6 +73,7 @@ class Settings:
     # and seconds a request may take in all before it is cancelled (503): HAProxy's "timeout
     # server" in deploy/, past which nobody waits.
     max_in_flight: int = 16
+    max_writes_in_flight: int = 0
     admit_wait_ms: int = 20
     request_deadline: int = 30
     log_level: str = "INFO"

@@ -50,38 +50,23 @@ def refusal(scope: Any) -> tuple[list[tuple[bytes, bytes]], bytes]:
             (b"retry-after", RETRY_AFTER), (b"cache-control", b"no-store")], body
 
 
-class Admission:
-    """Wraps an ASGI app. ``limit``: requests worked on at once; ``wait_s``: how long one past the
-    limit may wait for a slot. ``probes``: paths never counted nor refused."""
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # the methods that write
 
-    def __init__(self, app: Any, *, limit: int, wait_s: float, probes: frozenset[str]) -> None:
-        self.app = app
+
+class Slots:
+    """At most ``limit`` holders at once; one past it waits up to ``wait_s`` for a slot, in
+    arrival order, with at most ``limit`` waiting; the others are turned away at once."""
+
+    def __init__(self, limit: int, wait_s: float) -> None:
         self.limit = limit
         self.wait_s = wait_s
-        self.probes = probes
-        self.in_flight = 0
-        self.refused = 0
+        self.in_use = 0
         self._waiting: deque[asyncio.Future[bool]] = deque()
         self._waiters = 0
 
-    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] != "http" or scope["path"] in self.probes:
-            await self.app(scope, receive, send)
-            return
-        if not await self._admit():
-            self.refused += 1
-            headers, body = refusal(scope)
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self._release()
-
-    async def _admit(self) -> bool:
-        if self.in_flight < self.limit and not self._waiters:
-            self.in_flight += 1
+    async def take(self) -> bool:
+        if self.in_use < self.limit and not self._waiters:
+            self.in_use += 1
             return True
         if self._waiters >= self.limit or self.wait_s <= 0:
             return False
@@ -96,20 +81,64 @@ class Admission:
             return await granted
         except asyncio.CancelledError:
             if granted.done() and not granted.cancelled() and granted.result():
-                self._release()  # handed a slot just as this request was cancelled
+                self.give_back()  # handed a slot just as this request was cancelled
             raise
         finally:
             self._waiters -= 1
             timer.cancel()
 
-    def _release(self) -> None:
+    def give_back(self) -> None:
         """Hand the slot to the longest waiting request still waiting, else free it."""
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_result(True)
                 return
-        self.in_flight -= 1
+        self.in_use -= 1
+
+
+class Admission:
+    """Wraps an ASGI app. ``limit``: requests worked on at once; ``writes``: of those, how many
+    may be writes (a method in UNSAFE); ``wait_s``: how long one past a limit may wait for a
+    slot. ``probes``: paths never counted nor refused."""
+
+    def __init__(self, app: Any, *, limit: int, wait_s: float, probes: frozenset[str],
+                 writes: int | None = None) -> None:
+        self.app = app
+        self.probes = probes
+        self.slots = Slots(limit, wait_s)
+        self.write_slots = Slots(min(writes or limit, limit), wait_s)
+        self.refused = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.slots.in_use
+
+    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] != "http" or scope["path"] in self.probes:
+            await self.app(scope, receive, send)
+            return
+        writes = self.write_slots if scope["method"] in UNSAFE else None
+        if writes is not None and not await writes.take():
+            await self._refuse(scope, send)
+            return
+        try:
+            if not await self.slots.take():
+                await self._refuse(scope, send)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.slots.give_back()
+        finally:
+            if writes is not None:
+                writes.give_back()
+
+    async def _refuse(self, scope: Scope, send: ASGISendCallable) -> None:
+        self.refused += 1
+        headers, body = refusal(scope)
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _say_no(granted: asyncio.Future[bool]) -> None:

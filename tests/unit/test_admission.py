@@ -31,11 +31,12 @@ class HeldApp:
         self.release.setdefault(path, asyncio.Event()).set()
 
 
-def scope(path: str, accept: bytes = b"*/*") -> dict[str, Any]:
-    return {"type": "http", "path": path, "headers": [(b"accept", accept)]}
+def scope(path: str, accept: bytes = b"*/*", method: str = "GET") -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": path, "headers": [(b"accept", accept)]}
 
 
-async def call(gate: Admission, path: str, accept: bytes = b"*/*") -> dict[str, Any]:
+async def call(gate: Admission, path: str, accept: bytes = b"*/*", method: str = "GET"
+               ) -> dict[str, Any]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -44,7 +45,7 @@ async def call(gate: Admission, path: str, accept: bytes = b"*/*") -> dict[str, 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await gate(scope(path, accept), receive, send)  # type: ignore[arg-type]
+    await gate(scope(path, accept, method), receive, send)  # type: ignore[arg-type]
     start, body = sent
     return {"status": start["status"], "headers": dict(start["headers"]), "body": body["body"]}
 
@@ -137,3 +138,33 @@ async def test_no_more_wait_than_the_limit_and_a_wait_that_runs_out_is_refused()
         app.let_go(path)
     await asyncio.gather(held, waiting, busy)
     assert gate.in_flight == 0 and short.in_flight == 0
+
+
+async def test_writes_have_their_own_smaller_limit_within_the_whole() -> None:
+    app = HeldApp()
+    gate = Admission(app, limit=3, wait_s=0, probes=frozenset(), writes=1)
+    write = asyncio.create_task(call(gate, "/api/articles", method="POST"))
+    await until_started(app, 1)
+    second = await call(gate, "/api/articles/a/comments", method="DELETE")
+    assert second["status"] == 503  # the one write slot is taken
+    assert json.loads(second["body"]) == {"errors": {"server": [BUSY_MESSAGE]}}
+    reads = [asyncio.create_task(call(gate, path)) for path in ("/api/tags", "/")]
+    await until_started(app, 3)  # reads still have the other two slots
+    assert (await call(gate, "/api/user", method="PUT"))["status"] == 503
+    for path in ("/api/articles", "/api/tags", "/"):
+        app.let_go(path)
+    await asyncio.gather(write, *reads)
+    app.let_go("/api/profiles/b/follow")
+    assert (await call(gate, "/api/profiles/b/follow", method="POST"))["status"] == 200
+    assert gate.in_flight == 0 and gate.write_slots.in_use == 0 and gate.refused == 2
+
+
+async def test_a_write_refused_for_the_whole_limit_gives_its_write_slot_back() -> None:
+    app = HeldApp()
+    gate = Admission(app, limit=1, wait_s=0, probes=frozenset(), writes=1)
+    read = asyncio.create_task(call(gate, "/api/tags"))
+    await until_started(app, 1)
+    assert (await call(gate, "/api/articles", method="POST"))["status"] == 503
+    assert gate.write_slots.in_use == 0
+    app.let_go("/api/tags")
+    await read
