@@ -74,7 +74,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.json = JSONProvider(app)
     admitted = Admission(app.asgi_app, limit=settings.max_in_flight,
                          wait_s=settings.admit_wait_ms / 1000, probes=PROBES,
-                         writes=settings.max_writes_in_flight or None)
+                         writes=settings.max_writes_in_flight)
     app.asgi_app = Guard(admitted, hsts=settings.env == "production",  # type: ignore[method-assign]
                          lab=settings.contexts_lab)
     return app

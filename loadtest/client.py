@@ -33,7 +33,10 @@ class Client:
         the time a request waited for a free slot counts in its latency.
         """
         headers = request_headers(html, token)
-        begin = time.perf_counter() if started is None else started
+        begin = time.perf_counter()
+        if started is not None:
+            self.recorder.late.record(max(begin - started, 0.0))
+            begin = started
         try:
             async with self.session.request(method, self.base_url + path, json=body,
                                             headers=headers, timeout=self.timeout) as response:

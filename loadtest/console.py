@@ -41,6 +41,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
     for line in report["sample_errors"][:5]:
         console.print(f"  [red]e.g.[/] {line}")
+    late = report["client_late_ms"]
+    if not math.isnan(late["p99"]):
+        console.print(f"client late p50 {_ms(late['p50'])} ms, p99 {_ms(late['p99'])} ms  "
+                      "(its own sending behind schedule: a part of every latency above)")
     if report["client_saturated"]:
         console.print(f"[yellow]warning: the client used {report['client_cpu']:.0%} of a core: "
                       "these figures are a client limit, not the server's; try --procs 2[/]")

@@ -57,6 +57,9 @@ class Recorder:
     answered: Histogram = field(default_factory=Histogram)  # every answer's latency
     verified: Histogram = field(default_factory=Histogram)  # the verified answers' alone
     refusals: Histogram = field(default_factory=Histogram)  # the 503s' latency
+    # Open loop: how late this client itself sent each request (its loop or CPU was busy), a part
+    # of every latency above, which runs from the scheduled start.
+    late: Histogram = field(default_factory=Histogram)
 
     def _endpoint(self, name: str) -> EndpointStats:
         return self.endpoints.setdefault(name, EndpointStats())
@@ -118,6 +121,7 @@ class Recorder:
         self.answered.merge(other.answered)
         self.verified.merge(other.verified)
         self.refusals.merge(other.refusals)
+        self.late.merge(other.late)
         self.leaks += other.leaks
         self.sample_errors.extend(other.sample_errors[: 10 - len(self.sample_errors)])
 
@@ -162,6 +166,7 @@ def report_dict(recorder: Recorder, *, target: str, scenario: str, wall_seconds:
         "verified_latency_ms": _from_histogram(recorder.verified),
         "refused": {"count": recorder.refusals.count,
                     "latency_ms": _from_histogram(recorder.refusals)},
+        "client_late_ms": _from_histogram(recorder.late),
         "timeline": [
             {"t": at, "ok": sec.ok, "errors": sec.errors, "refused": sec.refused,
              **{name: _round(value) for name, value in _from_histogram(sec.latency).items()}}

@@ -9,11 +9,14 @@ docs/load-testing.md#overload). Refusing
 what cannot be served in time keeps the admitted requests fast and the goodput near the best
 throughput (Google's SRE book, "Handling Overload": reject early and cheaply).
 
-A request past the limit waits up to ``CONDUIT_ADMIT_WAIT_MS`` for a slot (a burst is smoothed out,
-not refused), in arrival order, with at most as many waiting as the limit; the others are refused
-without waiting. The refusal is built here, before Quart makes a request context, so it costs a
-fraction of a served request. Health probes and WebSocket handshakes are not counted: a busy host
-still answers its balancer, and live sockets have their own limits (app/live).
+Of them, at most ``CONDUIT_MAX_WRITES_IN_FLIGHT`` are writes (on SQLite 2: every write waits
+for the file's one write lock, and more writers only lengthen that queue; reads are still admitted
+while writes are refused). A request past a limit may wait up to ``CONDUIT_ADMIT_WAIT_MS`` for a
+slot (0 by default: a wait adds to every refusal's time), in arrival order, with at most as many
+waiting as the limit; the others are refused without waiting. The refusal is built here, before
+Quart makes a request context, so it costs a fraction of a served request. Health probes and
+WebSocket handshakes are not counted: a busy host still answers its balancer, and live sockets
+have their own limits (app/live).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:5432/postgres"
 # For servers that are measured on other things than overload (the lab's waits at concurrency
 # 1,024, CPU per request, data at scale, live sockets): past CONDUIT_MAX_IN_FLIGHT their figures
 # would be refusals. bench/overload.py measures admission itself, with the shipped default.
-NO_ADMISSION_LIMIT = {"CONDUIT_MAX_IN_FLIGHT": "10000"}
+NO_ADMISSION_LIMIT = {"CONDUIT_MAX_IN_FLIGHT": "10000", "CONDUIT_MAX_WRITES_IN_FLIGHT": "10000"}
 
 
 def free_port() -> int:

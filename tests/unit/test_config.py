@@ -61,6 +61,7 @@ def test_overrides_win_over_the_environment() -> None:
     ({"CONDUIT_POOL_SIZE": "many"}, "CONDUIT_POOL_SIZE must be a whole number"),
     ({"CONDUIT_POOL_SIZE": "0"}, "CONDUIT_POOL_SIZE must be between 1 and 100"),
     ({"CONDUIT_MAX_IN_FLIGHT": "0"}, "CONDUIT_MAX_IN_FLIGHT must be between 1 and 10000"),
+    ({"CONDUIT_MAX_WRITES_IN_FLIGHT": "0"}, "CONDUIT_MAX_WRITES_IN_FLIGHT must be between 1 and"),
     ({"CONDUIT_ADMIT_WAIT_MS": "-1"}, "CONDUIT_ADMIT_WAIT_MS must be between 0 and 10000"),
     ({"CONDUIT_REQUEST_DEADLINE": "10"}, "must be longer than CONDUIT_BODY_TIMEOUT (10 s)"),
     ({"CONDUIT_LOG_LEVEL": "LOUD"}, "CONDUIT_LOG_LEVEL must be one of"),
@@ -135,6 +136,15 @@ def test_the_admission_limit_is_lifted_in_testing_unless_asked_for() -> None:
     assert load_settings(environ={"CONDUIT_ENV": "testing"}).max_in_flight == 10_000
     asked = load_settings(environ={"CONDUIT_ENV": "testing", "CONDUIT_MAX_IN_FLIGHT": "3"})
     assert asked.max_in_flight == 3
+
+
+def test_writes_have_a_limit_of_their_own_on_sqlite_only() -> None:
+    assert load_settings(environ={}).max_writes_in_flight == 2
+    postgres = {"CONDUIT_DATABASE_URL": "postgresql://postgres@127.0.0.1/x"}
+    assert load_settings(environ=postgres).max_writes_in_flight == 10_000
+    assert load_settings(environ={"CONDUIT_ENV": "testing"}).max_writes_in_flight == 10_000
+    asked = load_settings(environ={"CONDUIT_MAX_WRITES_IN_FLIGHT": "5"})
+    assert asked.max_writes_in_flight == 5
 
 
 def test_retry_times_read_as_words() -> None:
