@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,8 @@ from app.infra.database import Database
 from app.infra.rate_limiter import Limiter
 from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
+from app.observe.layer import Observe
+from app.observe.logs import configure_logging
 from app.serving.admission import Admission
 from app.serving.deadline import Conduit
 from app.serving.guard import PROBES, Guard
@@ -75,8 +78,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     admitted = Admission(app.asgi_app, limit=settings.max_in_flight,
                          wait_s=settings.admit_wait_ms / 1000, probes=PROBES,
                          writes=settings.max_writes_in_flight)
-    app.asgi_app = Guard(admitted, hsts=settings.env == "production",  # type: ignore[method-assign]
-                         lab=settings.contexts_lab)
+    guarded = Guard(admitted, hsts=settings.env == "production", lab=settings.contexts_lab)
+    app.asgi_app = Observe(guarded, proxies=settings.trusted_proxy_networks,  # type: ignore[method-assign]
+                           slow_s=settings.slow_request_ms / 1000 or math.inf, probes=PROBES)
     return app
 
 
@@ -92,6 +96,7 @@ def configure(app: Quart, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
     )
     app.jinja_env.autoescape = True
-    # Quart's logger has its own handler; Hypercorn logs requests and its own errors.
+    # Every logger through the root's one handler (Quart adds none of its own then).
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)
     app.logger.setLevel(settings.log_level)
 

@@ -24,6 +24,7 @@ from app.domain.live import NOTIFY
 from app.domain.transactions import WRITE_OPTION
 from app.infra.outages import count_connect_failures_as_disconnects
 from app.infra.settings import Settings
+from app.observe.statements import time_statements
 
 EXTENSION_KEY = "conduit.db"
 
@@ -152,6 +153,7 @@ class Database:
     def open(self) -> None:
         if self.engine is None:
             self.engine = make_engine(self.settings)
+            time_statements(self.engine)
             # expire_on_commit=False: reading an attribute after commit must not lazy-load
             # (that raises MissingGreenlet under asyncio).
             # With Redis as the live events' doorbell, writers need not NOTIFY (app.domain.live).

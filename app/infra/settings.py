@@ -41,6 +41,7 @@ DRIVERS = {
 
 LIVE_BOUNDS = (("live_sockets_per_address", 1, 100_000), ("live_sockets_per_user", 1, 10_000),
                ("live_queue", 1, 100_000), ("live_ping_seconds", 1, 3600), ("live_poll_ms", 10, 10_000))
+LOG_FORMATS = ("text", "json")
 TESTING_IN_FLIGHT = 10_000
 SQLITE_IN_FLIGHT, POSTGRES_IN_FLIGHT = 16, 6
 SQLITE_WRITES_IN_FLIGHT = 2
@@ -79,6 +80,12 @@ class Settings:
     admit_wait_ms: int = 0
     request_deadline: int = 30
     log_level: str = "INFO"
+    # Logs (app/observe, docs/observability.md): "text" or "json" lines (unset: json in
+    # production); where access lines go ("-": stdout, a file's path, or "off"); a request that
+    # takes this many milliseconds or more gets a line naming its statements (0: never).
+    log_format: str = ""
+    access_log: str = "-"
+    slow_request_ms: int = 1000
     max_content_length: int = 1024 * 1024
     # Seconds a request's body has to arrive in full once the app asks for it (408 and the
     # connection closed past it): a client trickling a body cannot hold a connection for long.
@@ -228,6 +235,13 @@ def load_settings(
     level = settings.log_level.strip().upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"CONDUIT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    log_format = settings.log_format.strip().lower() or ("json" if env == "production" else "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"CONDUIT_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if not 0 <= settings.slow_request_ms <= 3_600_000:
+        raise ConfigError("CONDUIT_SLOW_REQUEST_MS must be between 0 (off) and 3600000")
+    if not settings.access_log.strip():
+        raise ConfigError("CONDUIT_ACCESS_LOG must be -, off or a file's path")
     if not 1 <= settings.pool_size <= 100:
         raise ConfigError("CONDUIT_POOL_SIZE must be between 1 and 100")
     if not 1 <= settings.db_timeout <= 300:
@@ -280,6 +294,7 @@ def load_settings(
         env=env,
         secret_key=secret,
         log_level=level,
+        log_format=log_format,
         database_url=normalise_database_url(settings.database_url),
         session_cookie_secure=settings.session_cookie_secure or env == "production",
         contexts_lab=settings.contexts_lab if "contexts_lab" in values else env != "production",

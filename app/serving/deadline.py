@@ -13,12 +13,32 @@ both).
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
-from quart import Quart, request
+from quart import Quart, g, request
 from quart.typing import ResponseTypes
 
+from app.observe.record import CURRENT
+
 DEADLINE_SUBJECT = "request"
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def route_template(rule: str) -> str:
+    """``/api/articles/<slug:slug>`` as ``/api/articles/{slug}``: what logs and metrics call it."""
+    return _CONVERTER.sub(r"{\1}", rule)
+
+
+def note_route_and_user() -> None:
+    """The access line's route and user (app/observe): known once the hooks and view ran."""
+    record = CURRENT.get()
+    if record is None:
+        return
+    rule = request.url_rule
+    record.route = route_template(rule.rule) if rule is not None else None
+    user = g.get("user")
+    record.user_id = getattr(user, "id", None)
 
 
 class Conduit(Quart):
@@ -30,6 +50,8 @@ class Conduit(Quart):
         except TimeoutError:
             if not deadline.expired():
                 raise
+        finally:
+            note_route_and_user()
         from app.errors import error_response  # the error pages need the app built first
 
         self.logger.warning("deadline: %s %s cancelled after %s s", request.method, request.path,

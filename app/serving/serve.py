@@ -16,12 +16,15 @@ start with one line. The workers are supervised (app/serving/supervisor.py): a d
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import socket
 import sys
 
 from hypercorn.config import Config
 
 from app.infra.settings import PROJECT_ROOT, load_settings
+from app.observe.logs import configure_logging
 from app.serving.supervisor import serve
 
 CONFIG = PROJECT_ROOT / "hypercorn.toml"
@@ -41,7 +44,8 @@ def parser(defaults: Config) -> argparse.ArgumentParser:
     ask.add_argument("-k", "--worker-class", choices=("uvloop", "asyncio"), default=defaults.worker_class,
                      help="event loop (default: %(default)s)")
     ask.add_argument("--access-logfile", default=None, metavar="PATH",
-                     help="access log target, '-' for stdout (default: hypercorn.toml's)")
+                     help="where access lines go: '-' for stdout, a file, or off "
+                     "(default: CONDUIT_ACCESS_LOG, or stdout)")
     ask.add_argument("--error-logfile", default=None, metavar="PATH",
                      help="error log target, '-' for stderr (default: hypercorn.toml's)")
     ask.add_argument("--log-level", default=defaults.loglevel, help="(default: %(default)s)")
@@ -64,10 +68,16 @@ def build_config(args: list[str]) -> Config:
         config.bind = given.bind
     config.workers = given.workers
     config.worker_class = given.worker_class
+    # The app writes the access lines itself (app/observe: route, database time, request ID):
+    # Hypercorn writes none, and its error log goes through the app's handler unless a file is named.
+    config.accesslog = None
     if given.access_logfile is not None:
-        config.accesslog = given.access_logfile
+        os.environ["CONDUIT_ACCESS_LOG"] = ("off" if given.access_logfile == os.devnull
+                                            else given.access_logfile)
     if given.error_logfile is not None:
         config.errorlog = given.error_logfile
+    if config.errorlog == "-":
+        config.errorlog = logging.getLogger("hypercorn.error")
     config.loglevel = given.log_level
     config.keep_alive_timeout = given.keep_alive
     config.graceful_timeout = given.graceful_timeout
@@ -98,8 +108,9 @@ def check_free(address: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_settings()  # raises ConfigError (SystemExit with one line) on a bad setting
     config = build_config(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()  # raises ConfigError (SystemExit with one line) on a bad setting
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)
     for address in config.bind:
         check_free(address)
     return serve(config)

@@ -180,13 +180,13 @@ class Supervisor:
                 dead = slot.process is not None and slot.process.exitcode is not None
                 if dead and slot.process is not None and not self.reap(slot, slot.process):
                     self.drain()
-                    print(f"conduit-serve: workers keep dying as they start ({CRASH_LOOP} in a row; "
-                          f"the last {slot.last}); stopping", file=sys.stderr)
+                    log.error("conduit-serve: workers keep dying as they start (%s in a row; "
+                              "the last %s); stopping", CRASH_LOOP, slot.last)
                     return 1
                 if slot.process is None and not self.stopping and time.monotonic() >= slot.restart_at:
                     self.start(slot, sockets)
-        print(f"Conduit is stopping: finishing the requests in flight (up to "
-              f"{self.config.graceful_timeout:g} s)", flush=True)
+        log.info("Conduit is stopping: finishing the requests in flight (up to %g s)",
+                 self.config.graceful_timeout)
         self.drain()
         return 0
 
@@ -201,8 +201,8 @@ class Supervisor:
                 ready = False
             if ready:
                 self.unannounced.remove((shown, probe))
-                print(f"Conduit is serving on {shown} with {self.config.workers} workers "
-                      "(Ctrl-C stops it)", flush=True)
+                log.info("Conduit is serving on %s with %s workers (Ctrl-C stops it)", shown,
+                         self.config.workers)
 
     def drain(self) -> None:
         """Ask every worker to stop, wait for in-flight requests (up to graceful_timeout), then
@@ -245,6 +245,6 @@ def serve(config: Config) -> int:
     finally:
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
-    print(f"Conduit stopped ({'its workers drained' if status == 0 else 'exit status 1'})",
-          flush=True)
+    if status == 0:  # else the reason was the last line
+        log.info("Conduit stopped (its workers drained)")
     return status

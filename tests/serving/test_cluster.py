@@ -16,6 +16,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,29 @@ def test_the_hosts_connect_as_a_role_that_is_no_superuser(cluster: topology.Clus
          "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"],
         check=True, capture_output=True, text=True).stdout.split()
     assert owner_tables == [cluster.owner]
+
+
+def test_one_request_id_follows_a_request_through_haproxy_and_its_host(
+        cluster: topology.Cluster) -> None:
+    """HAProxy makes the ID (a client's own is replaced), logs it, and the host that answered uses
+    it in its access line and echoes it back."""
+    answer = httpx.get(cluster.url + "/api/tags", headers={"X-Request-ID": "chosen-by-client"},
+                       timeout=10)
+    request_id = answer.headers["x-request-id"]
+    assert request_id != "chosen-by-client" and "_" in request_id  # HAProxy's unique-id-format
+    host = answer.headers["x-conduit-host"]
+
+    def logged(name: str) -> bool:
+        return any(request_id in line for line in (cluster.run / name).read_text().splitlines())
+
+    deadline = time.monotonic() + 10
+    while not (logged(f"{host}.log") and logged("haproxy.log")):
+        assert time.monotonic() < deadline, f"{request_id} not in {host}.log and haproxy.log"
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in (cluster.run / f"{host}.log").read_text().splitlines()
+             if request_id in line]  # production: JSON lines
+    access = next(line for line in lines if line["logger"] == "conduit.access")
+    assert access["route"] == "/api/tags" and access["status"] == 200
 
 
 async def test_sessions_tokens_revocation_and_limits_work_whichever_host_answers(

@@ -129,8 +129,8 @@ def test_a_crash_loop_ends_the_server_with_status_1_and_one_line(tmp_path: Path)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1  # before: 0, so restart-on-failure never fired
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("conduit-serve: workers keep dying as they start (5 in a row; the last "
-                           "exited with status"), last
+    assert ("conduit-serve: workers keep dying as they start (5 in a row; the last exited with "
+            "status") in last, last
 
 
 def test_sighup_replaces_every_worker_and_keeps_serving(database_url: str, tmp_path: Path) -> None:
@@ -191,4 +191,4 @@ def test_it_prints_the_address_it_really_binds(database_url: str, tmp_path: Path
         assert f"Conduit is serving on http://127.0.0.1:{port} with 2 workers" in log.read_text()
         urllib.request.urlopen(f"{server.url}/api/articles?limit=3&offset=0", timeout=5).close()
         # The access log keeps the query string (?page=2 and ?tag=x were told apart by nothing).
-        assert wait_for(lambda: '"GET /api/articles?limit=3&offset=0 1.1" 200' in log.read_text(), 5)
+        assert wait_for(lambda: '"GET /api/articles?limit=3&offset=0 HTTP/1.1" 200' in log.read_text(), 5)
