@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run dev twin bench loadtest lock test test-fast test-sqlite test-postgres lint browser haproxy cluster cluster-down clean
+.PHONY: run dev twin bench loadtest lock test test-fast test-sqlite test-postgres lint browser haproxy monitoring cluster cluster-down clean
 
 UV := $(VENV)/tools/bin/uv
 
@@ -63,9 +63,10 @@ loadtest: $(STAMP)
 	$(BIN)/python -m bench.throwaway --port $(LOAD_PORT) --db $(LOAD_DB) -- $(ARGS)
 
 # The production topology on this machine (deploy/): HOSTS app hosts in network namespaces,
-# HAProxy in front, PostgreSQL's own database, a Redis of its own. Needs root (namespaces).
+# HAProxy in front, PostgreSQL's own database, a Redis of its own, Prometheus and its exporters
+# watching them (`python deploy/cluster.py top`). Needs root (namespaces).
 HOSTS ?= 3
-cluster: $(RUNTIME) haproxy
+cluster: $(RUNTIME) haproxy monitoring
 	$(BIN)/python deploy/cluster.py up --hosts $(HOSTS)
 
 cluster-down: $(RUNTIME)
@@ -75,7 +76,13 @@ haproxy:
 	@command -v haproxy >/dev/null || { echo "installing Debian's haproxy"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
 
-test: $(STAMP) lint browser haproxy test-sqlite test-postgres
+MONITORING := prometheus prometheus-postgres-exporter prometheus-redis-exporter
+monitoring:
+	@for p in $(MONITORING); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian's$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+test: $(STAMP) lint browser haproxy monitoring test-sqlite test-postgres
 
 # Browser tests drive Debian's Chromium through Playwright (its own browser download cannot work
 # here); the benchmark smoke test uses wrk. Both come from Debian's packages. The accessibility
@@ -103,7 +110,7 @@ test-sqlite: $(STAMP) browser
 	$(PYTEST) --db sqlite
 
 # Runs when PostgreSQL answers; otherwise says so plainly. CONDUIT_REQUIRE_POSTGRES=1 (CI) fails instead.
-test-postgres: $(STAMP) browser haproxy
+test-postgres: $(STAMP) browser haproxy monitoring
 	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)', timeout=3))" 2>/dev/null; then \
 		$(PYTEST) --db postgresql; \
 	elif [ "$$CONDUIT_REQUIRE_POSTGRES" = "1" ]; then \

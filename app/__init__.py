@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from importlib.metadata import version
 from typing import Any
 
 from quart import Quart
@@ -11,10 +12,12 @@ from quart.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter
 
 from app.domain import passwords
+from app.infra import migrations
 from app.infra.database import Database
 from app.infra.rate_limiter import Limiter
 from app.infra.settings import PROJECT_ROOT, Settings, load_settings
 from app.live import Live
+from app.observe import metrics
 from app.observe.layer import Observe
 from app.observe.logs import configure_logging
 from app.serving.admission import Admission
@@ -80,7 +83,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
                          writes=settings.max_writes_in_flight)
     guarded = Guard(admitted, hsts=settings.env == "production", lab=settings.contexts_lab)
     app.asgi_app = Observe(guarded, proxies=settings.trusted_proxy_networks,  # type: ignore[method-assign]
-                           slow_s=settings.slow_request_ms / 1000 or math.inf, probes=PROBES)
+                           slow_s=settings.slow_request_ms / 1000 or math.inf, probes=PROBES,
+                           metrics_allow=settings.metrics_networks)
+    metrics.BUILD.labels(version("quart-conduit"), migrations.head_revision()).set(1)
     return app
 
 

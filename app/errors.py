@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from app.infra.outages import busy, unavailable
 from app.infra.rate_limit_rules import RateLimited
+from app.observe import metrics
 from app.serving.admission import BUSY_MESSAGE
 from app.serving.guard import is_api
 
@@ -86,6 +87,7 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(RateLimited)
     async def _rate_limited(error: RateLimited) -> Response:
+        metrics.RATE_LIMITED.labels(error.name).inc()
         response = await error_response(429, "Too Many Requests", error.message)
         response.headers["Retry-After"] = str(error.retry_after)
         return response

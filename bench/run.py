@@ -1,7 +1,8 @@
 """Benchmark harness (`make bench`, ``python -m bench.run``).
 
 1. What a request costs (``bench.cost``): server CPU ms per request of the app against the floor
-   server, SQLite and PostgreSQL, interleaved rounds: bench/results/<date>-cost.md.
+   server, SQLite and PostgreSQL, interleaved rounds: bench/results/<date>-cost.md; and the
+   metrics' share of it (``bench.observe_cost``): bench/results/<date>-observe.md.
 2. Live updates (``bench.live``): 100 and 1,000 WebSocket subscribers on one article with two
    workers, SQLite and PostgreSQL; every event delivered once and in order, delivery latency and
    server CPU per delivered event: bench/results/<date>-live.md.
@@ -137,6 +138,11 @@ def main() -> int:
     if args.cost_rounds:
         cost_failed = cost.main(["--rounds", str(args.cost_rounds), "--seconds", str(args.cost_seconds),
                                  "--out", str(args.out / f"{stamp}-cost.md")])
+    if args.cost_rounds:  # the metrics' own share of that cost, measured in one process
+        observed = subprocess.run([sys.executable, "-m", "bench.observe_cost"], cwd=ROOT,
+                                  capture_output=True, text=True)
+        (args.out / f"{stamp}-observe.md").write_text(observed.stdout)
+        cost_failed = cost_failed or observed.returncode
     live_failed = 0
     if args.live_subscribers:
         live_failed = live.main(["--db", args.live_db, "--subscribers", args.live_subscribers,

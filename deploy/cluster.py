@@ -5,10 +5,11 @@ aside for benchmarks) running ``conduit-serve`` exactly as deploy/conduit.servic
 deploy/conduit.env; HAProxy in front, with deploy/haproxy.cfg; PostgreSQL (this machine's server, a
 database of the cluster's own, reached from every namespace over its unix socket); a Redis of the
 cluster's own on a unix socket. The three files in deploy/ are the one source: this script fills
-in their ``{{...}}`` fields and runs what they say.
+in their ``{{...}}`` fields and runs what they say. Prometheus watches it all (deploy/monitoring.py).
 
     python deploy/cluster.py up [--hosts 3] [--port 8080]   # prints the URL
     python deploy/cluster.py kill 2 | term 2 | start 2      # SIGKILL, SIGTERM (drain), start again
+    python deploy/cluster.py top                            # its health, from its Prometheus
     python deploy/cluster.py down                           # stops and deletes all it made
 
 Everything it makes is written down in its run folder (instance/cluster-<name>/state.json) as it
@@ -19,10 +20,8 @@ says so and gives each host a loopback port instead.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -30,16 +29,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEPLOY = ROOT / "deploy"
-BIN = Path(sys.executable).parent
+if __package__ in (None, ""):  # python deploy/cluster.py: the package is the checkout's
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from deploy import monitoring
+from deploy.common import BIN, DEPLOY, ROOT, alive, fill, sh, spawn, wait_until
+
 PG_SOCKET = "/var/run/postgresql"
-START_TIMEOUT_S = 60
 
 
 @dataclass
@@ -89,6 +88,16 @@ class Cluster:
     def database_url(self) -> str:
         return self.role_url(self.app_role)
 
+    @property
+    def own_addresses(self) -> str:
+        """Where HAProxy and Prometheus reach the hosts from: this machine's ends of the links."""
+        return f"198.18.{self.net}.0/24" if self.namespaces else "127.0.0.1"
+
+    @property
+    def monitor_role(self) -> str:
+        """The role postgres_exporter connects as: pg_monitor's statistics, no table's rows."""
+        return f"conduit_{self.name}_monitor"
+
     def namespace(self, host: int) -> str:
         return f"{self.name}-h{host}"
 
@@ -107,18 +116,6 @@ class Cluster:
     def load(cls, name: str) -> Cluster | None:
         path = ROOT / "instance" / f"cluster-{name}" / "state.json"
         return cls(**json.loads(path.read_text())) if path.exists() else None
-
-
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, check=check, capture_output=True, text=True)
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """The template with every ``{{name}}`` outside comments replaced (a field left unfilled is
-    a KeyError)."""
-    return "\n".join(line if line.lstrip().startswith("#") else
-                     re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], line)
-                     for line in template.splitlines()) + "\n"
 
 
 def namespaces_work() -> bool:
@@ -162,7 +159,7 @@ def host_env(cluster: Cluster) -> dict[str, str]:
     text = fill((DEPLOY / "conduit.env").read_text(), {
         "secret_key": cluster.secret_key, "database_url": cluster.database_url,
         "redis_url": f"unix://{cluster.run / 'redis.sock'}",
-        "trusted_proxies": f"198.18.{cluster.net}.0/24" if cluster.namespaces else "127.0.0.1",
+        "trusted_proxies": cluster.own_addresses, "metrics_allow": cluster.own_addresses,
         "rate_limits": "on" if cluster.rate_limits else "off"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONDUIT_")}
     for line in text.splitlines():
@@ -176,10 +173,8 @@ def start_host(cluster: Cluster, host: int) -> None:
     running = cluster.pids.get(f"h{host}")
     if running is not None and alive(running):
         raise SystemExit(f"cluster: host {host} is still running (pid {running}): wait, or kill it")
-    log = (cluster.run / f"h{host}.log").open("ab")
-    process = subprocess.Popen(host_command(cluster, host), cwd=ROOT, env=host_env(cluster),
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    cluster.pids[f"h{host}"] = process.pid
+    cluster.pids[f"h{host}"] = spawn(host_command(cluster, host), cluster.run / f"h{host}.log",
+                                     env=host_env(cluster))
     cluster.save()
 
 
@@ -209,24 +204,15 @@ def host_ready(cluster: Cluster, host: int) -> bool:
         return False
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = START_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"cluster: {what} did not come up in {timeout:.0f} s")
-        time.sleep(0.2)
-
-
 # The shared parts -------------------------------------------------------------------------------
 
 
 def start_redis(cluster: Cluster) -> None:
     socket_path = cluster.run / "redis.sock"
-    process = subprocess.Popen(
+    cluster.pids["redis"] = spawn(
         ["redis-server", "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
          "--save", "", "--appendonly", "no", "--logfile", str(cluster.run / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cluster.pids["redis"] = process.pid
+        cluster.run / "redis.out")
     cluster.made.append("redis")
     cluster.save()
     wait_until(socket_path.exists, "Redis")
@@ -239,10 +225,12 @@ def create_database(cluster: Cluster) -> None:
     psql = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c"]
     owner, app = f'"{cluster.owner}"', f'"{cluster.app_role}"'
     sh(*psql, f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)')
-    for role in (app, owner):
+    monitor = f'"{cluster.monitor_role}"'
+    for role in (app, owner, monitor):
         sh(*psql, f"DROP ROLE IF EXISTS {role}")
     cluster.made.append("roles")
     sh(*psql, f"CREATE ROLE {owner} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 10")
+    sh(*psql, f"CREATE ROLE {monitor} LOGIN NOSUPERUSER CONNECTION LIMIT 3 IN ROLE pg_monitor")
     sh(*psql, f"CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
               f"CONNECTION LIMIT {cluster.connection_limit}")
     sh(*psql, f"ALTER ROLE {app} SET statement_timeout = '5s'")
@@ -253,6 +241,7 @@ def create_database(cluster: Cluster) -> None:
                    "-v", "ON_ERROR_STOP=1", "-c"]
     sh(*in_database, f"REVOKE ALL ON DATABASE \"{cluster.database}\" FROM PUBLIC; "
                      f"GRANT CONNECT, TEMPORARY ON DATABASE \"{cluster.database}\" TO {app}; "
+                     f"GRANT CONNECT ON DATABASE \"{cluster.database}\" TO {monitor}; "
                      f"GRANT USAGE ON SCHEMA public TO {app}; "
                      f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
                      f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}; "
@@ -269,13 +258,11 @@ def start_haproxy(cluster: Cluster) -> None:
     servers = "\n".join(f"    server h{h} {cluster.address(h)}:{cluster.host_port(h)}"
                         for h in range(1, cluster.hosts + 1))
     config = fill((DEPLOY / "haproxy.cfg").read_text(), {
-        "bind": f"127.0.0.1:{cluster.port}", "servers": servers, "run": str(cluster.run)})
+        "bind": f"127.0.0.1:{cluster.port}", "servers": servers, "run": str(cluster.run),
+        "metrics_bind": monitoring.address(cluster.port, "haproxy")})
     path = cluster.run / "haproxy.cfg"
     path.write_text(config)
-    log = (cluster.run / "haproxy.log").open("ab")
-    process = subprocess.Popen(["haproxy", "-db", "-f", str(path)], stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    cluster.pids["haproxy"] = process.pid
+    cluster.pids["haproxy"] = spawn(["haproxy", "-db", "-f", str(path)], cluster.run / "haproxy.log")
     cluster.made.append("haproxy")
     cluster.save()
 
@@ -309,6 +296,9 @@ def up(cluster: Cluster) -> Cluster:
         raise SystemExit(f"cluster: {cluster.name} is already up (down it first: make cluster-down)")
     if shutil.which("haproxy") is None or shutil.which("redis-server") is None:
         raise SystemExit("cluster: needs haproxy and redis-server (apt-get install haproxy redis-server)")
+    if monitoring.missing():
+        raise SystemExit(f"cluster: needs {' '.join(monitoring.missing())} (make monitoring, or "
+                         "apt-get install them)")
     cluster.namespaces = cluster.namespaces and namespaces_work()
     if not cluster.namespaces:
         print("cluster: network namespaces cannot be made here (not root, or no CAP_SYS_ADMIN): "
@@ -329,28 +319,11 @@ def up(cluster: Cluster) -> Cluster:
         if not alive(cluster.pids["haproxy"]):
             log = (cluster.run / "haproxy.log").read_text()[-2000:]
             raise SystemExit(f"cluster: HAProxy stopped:\n{log}")
+        monitoring.start(cluster)
     except BaseException:
         down(cluster)
         raise
     return cluster
-
-
-def alive(pid: int) -> bool:
-    """A process of the group ``pid`` still runs. A child of this process that has exited is
-    reaped; zombies do not count (here PID 1 may never reap a dead host's orphaned workers)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                state, _ppid, group = stat.read().rsplit(")", 1)[1].split()[:3]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(group) == pid and state != "Z":
-            return True
-    return False
 
 
 def down(cluster: Cluster) -> None:
@@ -371,7 +344,7 @@ def down(cluster: Cluster) -> None:
             sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
                f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)', check=False)
         elif kind == "roles":
-            for role in (cluster.app_role, cluster.owner):
+            for role in (cluster.app_role, cluster.owner, cluster.monitor_role):
                 sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
                    f'DROP ROLE IF EXISTS "{role}"', check=False)
     shutil.rmtree(cluster.run, ignore_errors=True)
@@ -379,7 +352,7 @@ def down(cluster: Cluster) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cluster", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("up", "down", "kill", "term", "start", "status"))
+    parser.add_argument("command", choices=("up", "down", "kill", "term", "start", "status", "top"))
     parser.add_argument("host", nargs="?", type=int, help="kill, term, start: which host (1..N)")
     parser.add_argument("--name", default="conduit")
     parser.add_argument("--hosts", type=int, default=3)
@@ -392,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                              rate_limits=args.rate_limits == "on"))
         where = "network namespaces" if cluster.namespaces else "loopback ports"
         print(f"Conduit cluster '{cluster.name}': {cluster.hosts} hosts ({where}) behind HAProxy at "
-              f"{cluster.url}  (make cluster-down stops it)")
+              f"{cluster.url}, Prometheus at {monitoring.url(cluster)}  (python deploy/cluster.py "
+              "top: how it is doing; make cluster-down stops it)")
         return 0
     found = Cluster.load(args.name)
     if found is None:
@@ -402,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         down(found)
     elif args.command == "status":
         print(haproxy(found, "show servers state app"))
+    elif args.command == "top":
+        print(monitoring.top(found))
     elif args.host is None or not 1 <= args.host <= found.hosts:
         parser.error(f"{args.command} needs a host number from 1 to {found.hosts}")
     elif args.command == "start":

@@ -8,13 +8,13 @@ import asyncio
 import json
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 
+from loadtest import server_side
 from loadtest.client import target_answers
 from loadtest.console import (
     CPU_SATURATED,
@@ -35,6 +35,7 @@ def _execute(opts: RunOptions, procs: int, console: Console) -> tuple[dict[str, 
     reason = asyncio.run(target_answers(opts.url))
     if reason:
         return None, f"target {opts.url} does not answer: {reason}"
+    before = server_side.fetch(opts.url)
     started = time.perf_counter()
     if procs == 1:
         with Live(console=console, transient=True, refresh_per_second=4) as live:
@@ -47,7 +48,10 @@ def _execute(opts: RunOptions, procs: int, console: Console) -> tuple[dict[str, 
     else:
         with console.status(f"{opts.scenario} → {opts.url} with {procs} processes"):
             results = run_processes(opts, procs)
-    return _combine(opts, results, time.perf_counter() - started)
+    report, failure = _combine(opts, results, time.perf_counter() - started)
+    if report is not None:
+        report["server"] = server_side.view(before, server_side.fetch(opts.url))
+    return report, failure
 
 
 def _combine(opts: RunOptions, results: list[RunResult], _elapsed: float
@@ -85,18 +89,6 @@ def main_live(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     return 0 if report["passed"] else 1
-
-
-def _server_metrics(url: str) -> str | None:
-    """The target's /metrics text (Prometheus exposition format), when it shows it to us."""
-    try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
-            kind = answer.headers.get("Content-Type", "")
-            if answer.status == 200 and kind.startswith("text/plain"):
-                return str(answer.read(2_000_000).decode("utf-8", "replace"))
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _verdict(console: Console, args: argparse.Namespace, reports: list[dict[str, Any]]) -> int:
@@ -148,6 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(output, indent=2, default=str))
     if args.html:
-        args.html.write_text(render(report, _server_metrics(opts.url)))
+        args.html.write_text(render(report, server_side.fetch(opts.url)))
         console.print(f"report: {args.html}")
     return status

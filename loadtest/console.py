@@ -41,6 +41,13 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
     for line in report["sample_errors"][:5]:
         console.print(f"  [red]e.g.[/] {line}")
+    server = report.get("server")
+    if server:
+        console.print(f"server      its /metrics: {server['requests']} requests, p50 "
+                      f"{_ms(server['latency_ms']['p50'])} ms, p99 {_ms(server['latency_ms']['p99'])} ms, "
+                      f"CPU {_ms(server['cpu_ms_per_request'])} ms a request, "
+                      f"{server['refused']} refused as busy, {server['errors_5xx']} answered 5xx"
+                      "  (the server's time; the client's p99 adds queues and network)")
     late = report["client_late_ms"]
     if not math.isnan(late["p99"]):
         console.print(f"client late p50 {_ms(late['p50'])} ms, p99 {_ms(late['p99'])} ms  "

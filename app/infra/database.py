@@ -24,6 +24,7 @@ from app.domain.live import NOTIFY
 from app.domain.transactions import WRITE_OPTION
 from app.infra.outages import count_connect_failures_as_disconnects
 from app.infra.settings import Settings
+from app.observe.pool import ObservedPool
 from app.observe.statements import time_statements
 
 EXTENSION_KEY = "conduit.db"
@@ -59,6 +60,7 @@ def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
             "idle_in_transaction_session_timeout": str(timeout * 1000)}} if serving else {}
         postgres = create_async_engine(
             settings.database_url,
+            poolclass=ObservedPool,
             pool_size=settings.pool_size,
             max_overflow=0,
             pool_timeout=wait,
@@ -79,6 +81,7 @@ def make_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
         # driver's implicit deferred BEGIN loses updates under concurrent read-modify-write.
         # "timeout": how long a statement waits for another connection's write lock.
         connect_args={"isolation_level": None, "timeout": wait},
+        poolclass=ObservedPool,
         pool_size=settings.pool_size,
         max_overflow=0,
         pool_timeout=wait,

@@ -40,9 +40,10 @@ KNOWN = parse("1 per 30 days")  # an address this account signed in from (a hit 
 class RateLimited(Exception):
     """A limit is reached: answer 429 and say when to come back."""
 
-    def __init__(self, rule: Rule, retry_after: int) -> None:
-        super().__init__(rule.what)
-        self.rule = rule
+    def __init__(self, name: str, retry_after: int) -> None:
+        self.name = name  # the rule's key in RULES: what the metrics count it under
+        self.rule = RULES[name]
+        super().__init__(self.rule.what)
         self.retry_after = retry_after
 
     @property

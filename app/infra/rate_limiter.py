@@ -124,7 +124,7 @@ class Limiter:
         if not await self.strategy.test(item, name, kind, key):
             if not cache:
                 ends = (await self.strategy.get_window_stats(item, name, kind, key)).reset_time
-                raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+                raise RateLimited(name, retry_after=max(1, math.ceil(ends - time.time())))
             await self._refuse(name, item, kind, key)
 
     def _refuse_if_blocked(self, name: str, item: RateLimitItem, kind: str, key: str) -> None:
@@ -132,7 +132,7 @@ class Limiter:
         ends = self.blocked.get((name, kind, key))
         if ends is not None:
             if ends > time.time():
-                raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+                raise RateLimited(name, retry_after=max(1, math.ceil(ends - time.time())))
             del self.blocked[(name, kind, key)]
 
     async def _refuse(self, name: str, item: RateLimitItem, kind: str, key: str) -> None:
@@ -140,7 +140,7 @@ class Limiter:
         if len(self.blocked) >= BLOCKED_MAX:
             self.blocked.clear()
         self.blocked[(name, kind, key)] = ends
-        raise RateLimited(RULES[name], retry_after=max(1, math.ceil(ends - time.time())))
+        raise RateLimited(name, retry_after=max(1, math.ceil(ends - time.time())))
 
 
 def identity(who: str) -> str:

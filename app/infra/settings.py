@@ -107,6 +107,9 @@ class Settings:
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed. Anyone
     # else's is ignored: a client could otherwise name any address and dodge its limits.
     trusted_proxies: str = ""
+    # Who may read /metrics (addresses or networks, comma-separated): this machine by default; a
+    # request a proxy forwarded is refused whoever sent it (HAProxy denies the path too).
+    metrics_allow: str = "127.0.0.1,::1"
     # Live updates over WebSocket (app/live): open sockets allowed per client address and per
     # signed-in user, in each worker; events a socket may have waiting before it is cut off as
     # too slow; seconds between heartbeats (a client that has not answered one by the next is
@@ -124,8 +127,11 @@ class Settings:
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
-        return tuple(ip_network(item.strip(), strict=False)
-                     for item in self.trusted_proxies.split(",") if item.strip())
+        return networks(self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return networks(self.metrics_allow)
 
     @property
     def is_sqlite(self) -> bool:
@@ -134,6 +140,11 @@ class Settings:
     @property
     def url(self) -> URL:
         return make_url(self.database_url)
+
+
+def networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or networks (10.0.0.5,192.168.1.0/24); ValueError if not."""
+    return tuple(ip_network(item.strip(), strict=False) for item in raw.split(",") if item.strip())
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -266,11 +277,13 @@ def load_settings(
     if not origins or bad:
         raise ConfigError("CONDUIT_CORS_ORIGINS must be * or comma-separated origins such as "
                           f"https://app.example.com (no path), not {settings.cors_origins!r}")
-    try:
-        settings.trusted_proxy_networks  # noqa: B018  (parsed to be checked)
-    except ValueError:
-        raise ConfigError("CONDUIT_TRUSTED_PROXIES must be comma-separated addresses or networks "
-                          f"such as 10.0.0.5,192.168.1.0/24, not {settings.trusted_proxies!r}") from None
+    for name in ("trusted_proxies", "metrics_allow"):
+        try:
+            networks(getattr(settings, name))
+        except ValueError:
+            raise ConfigError(f"CONDUIT_{name.upper()} must be comma-separated addresses or "
+                              "networks such as 10.0.0.5,192.168.1.0/24, not "
+                              f"{getattr(settings, name)!r}") from None
     if settings.redis_url and not REDIS_URL_RE.match(settings.redis_url):
         raise ConfigError("CONDUIT_REDIS_URL must be redis://host:port/db, rediss://... or "
                           f"unix:///path/to/redis.sock, not {settings.redis_url!r}")

@@ -35,6 +35,7 @@ from app.domain.live import wire_text
 from app.infra.settings import Settings
 from app.live import carriers
 from app.models import LiveEvent
+from app.observe import metrics
 
 log = logging.getLogger("conduit.live")
 
@@ -81,9 +82,11 @@ class Subscription:
     closing: tuple[int, str] | None = None  # the close code and reason, once it is cut
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def cut(self, code: int, reason: str) -> None:
+    def cut(self, code: int, reason: str, *, cause: str) -> None:
+        """Close the socket with ``code`` and ``reason``; ``cause`` names why in the metrics."""
         if self.closing is None:
             self.closing = (code, reason)
+            metrics.LIVE_CUT.labels(cause).inc()
         self.closed.set()
         self.ready.set()
 
@@ -100,7 +103,7 @@ class Subscription:
             self.overflowed = True
             if self.held is None and self.cursor > self.replayed:
                 self.cut(TOO_SLOW, f"more than {self.capacity} events waiting; "
-                                   f"reconnect with after=<the last seq you have>")
+                                   f"reconnect with after=<the last seq you have>", cause="too_slow")
         else:
             self.pending.append(event.text)
         self.ready.set()
@@ -262,16 +265,20 @@ class Hub:
             raise
         start = after if after is not None and not reload else sub.cursor
         sub.release()
+        metrics.LIVE_SUBSCRIBERS.inc()
         return sub, start, reload
 
     def unsubscribe(self, sub: Subscription) -> None:
-        self.subscriptions.discard(sub)
+        if sub in self.subscriptions:
+            self.subscriptions.discard(sub)
+            metrics.LIVE_SUBSCRIBERS.dec()
 
     def going_away(self) -> None:
         """The worker is shutting down: every socket closes with 1001 (in-flight HTTP requests
         finish as usual)."""
         for sub in tuple(self.subscriptions):
-            sub.cut(GOING_AWAY, "the server is restarting: reconnect with after=<the last seq you have>")
+            sub.cut(GOING_AWAY, "the server is restarting: reconnect with after=<the last seq you have>",
+                    cause="shutdown")
 
     # Doorbells -----------------------------------------------------------------------------------
 

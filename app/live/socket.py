@@ -25,6 +25,7 @@ from quart import websocket
 from app.domain.errors import NotFound
 from app.live import transport
 from app.live.hub import GOING_AWAY, Event, Hub, Subscription
+from app.observe import metrics
 
 # The close codes a client sees: GOING_AWAY (1001) and TOO_SLOW (4008) from app.live.hub, and:
 TOO_BIG = 1009  # a message over MESSAGE_MAX characters
@@ -158,14 +159,18 @@ async def stream(hub: Hub, want: Want, ping_s: float, subprotocol: str | None = 
 
 
 async def _send(sub: Subscription) -> None:
+    hello = True  # the first message sent is the hello (stream put it first): not an event
     try:
         while True:
             await sub.ready.wait()
             sub.ready.clear()
             while sub.pending and sub.closing is None:
                 await websocket.send(sub.pending.popleft())
+                if not hello:
+                    metrics.LIVE_DELIVERED.inc()
+                hello = False
     except Exception:  # the connection is gone
-        sub.cut(GOING_AWAY, "connection lost")
+        sub.cut(GOING_AWAY, "connection lost", cause="client_gone")
 
 
 async def _listen(sub: Subscription) -> None:
@@ -173,28 +178,28 @@ async def _listen(sub: Subscription) -> None:
         while True:
             message = await websocket.receive()
             if len(message) > MESSAGE_MAX:
-                sub.cut(TOO_BIG, f"messages are at most {MESSAGE_MAX} characters")
+                sub.cut(TOO_BIG, f"messages are at most {MESSAGE_MAX} characters", cause="too_big")
                 return
             try:
                 kind = json.loads(message).get("type")
             except (ValueError, AttributeError):
                 kind = None
             if kind not in ("pong", "ping"):
-                sub.cut(BAD_MESSAGE, 'expected {"type":"pong"}')
+                sub.cut(BAD_MESSAGE, 'expected {"type":"pong"}', cause="bad_message")
                 return
             sub.heard = True
             if kind == "ping" and PONG not in sub.pending:  # one waiting pong, however many pings
                 sub.pending.append(PONG)
                 sub.ready.set()
     except Exception:  # the connection is gone
-        sub.cut(GOING_AWAY, "connection lost")
+        sub.cut(GOING_AWAY, "connection lost", cause="client_gone")
 
 
 async def _beat(sub: Subscription, ping_s: float) -> None:
     while True:
         await asyncio.sleep(ping_s)
         if not sub.heard:
-            sub.cut(NO_PONG, "no answer to the last ping")
+            sub.cut(NO_PONG, "no answer to the last ping", cause="no_pong")
             return
         sub.heard = False
         sub.pending.append('{"type":"ping"}')  # heartbeats are not events: never counted as queued

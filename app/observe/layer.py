@@ -10,6 +10,7 @@ every few seconds), unless one fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 
+from app.observe import metrics
 from app.observe.logs import ACCESS_LOGGER
 from app.observe.record import CURRENT, RequestRecord
 
@@ -27,6 +29,9 @@ ID_PATTERN = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 HIDDEN = "[hidden]"
 # Query parameters whose values never reach a log line.
 SECRET_PARAMETERS = frozenset({"token", "access_token", "password", "secret", "key", "code", "jwt"})
+METRICS_PATH = "/metrics"
+FORWARDED = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+Networks = tuple[IPv4Network | IPv6Network, ...]
 
 access = logging.getLogger(ACCESS_LOGGER)
 slow_log = logging.getLogger("conduit.slow")
@@ -37,32 +42,47 @@ def new_id() -> str:
 
 
 class Observe:
-    def __init__(self, app: Any, *, proxies: tuple[IPv4Network | IPv6Network, ...],
-                 slow_s: float, probes: frozenset[str]) -> None:
+    def __init__(self, app: Any, *, proxies: Networks, slow_s: float, probes: frozenset[str],
+                 metrics_allow: Networks = ()) -> None:
         self.app = app
         self.proxies = proxies
         self.slow_s = slow_s
         self.probes = probes
+        self.metrics_allow = metrics_allow
 
     def request_id(self, scope: Any) -> str:
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-        if given is not None and ID_PATTERN.fullmatch(given) and self._from_proxy(scope):
+        if given is not None and ID_PATTERN.fullmatch(given) and peer_in(scope, self.proxies):
             return str(given.decode("ascii"))
         return new_id()
 
-    def _from_proxy(self, scope: Any) -> bool:
-        client = scope.get("client")
-        if not self.proxies or not client:
-            return False
-        try:
-            peer = ip_address(client[0])
-        except ValueError:
-            return False
-        return any(peer in network for network in self.proxies)
+    async def serve_metrics(self, scope: Any, send: ASGISendCallable) -> None:
+        forwarded = any(name in FORWARDED for name, _value in scope["headers"])
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if forwarded or not peer_in(scope, self.metrics_allow):
+            status, body = 403, b"metrics are not open to this address\n"
+        elif scope["method"] not in ("GET", "HEAD"):
+            status, body = 405, b"metrics are read with GET\n"
+            headers.append((b"allow", b"GET, HEAD"))
+        else:
+            status, headers = 200, [(b"content-type", metrics.CONTENT_TYPE.encode())]
+            if metrics.multiprocess():  # every process's figures are files to read: not on the loop
+                body = await asyncio.get_running_loop().run_in_executor(None, metrics.exposition)
+            else:
+                body = metrics.exposition()
+        start: Any = {"type": "http.response.start", "status": status, "headers": [
+            *headers, (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff")]}
+        await send(start)
+        end: Any = {"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""}
+        await send(end)
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            await self.serve_metrics(scope, send)
             return
         record = RequestRecord(self.request_id(scope))
         token = CURRENT.set(record)
@@ -84,14 +104,18 @@ class Observe:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             CURRENT.reset(token)
-            self.log(scope, record, status, sent)
+            metrics.IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - record.started
+            metrics.observe_request(record.route, scope["method"], status, elapsed,
+                                    record.statements, record.db_seconds)
+            self.log(scope, record, status, sent, elapsed)
 
-    def log(self, scope: Any, record: RequestRecord, status: int, sent: int) -> None:
-        elapsed = time.perf_counter() - record.started
+    def log(self, scope: Any, record: RequestRecord, status: int, sent: int, elapsed: float) -> None:
         quiet_probe = scope["path"] in self.probes and status == 200
         if (access.disabled and elapsed < self.slow_s) or quiet_probe:
             return
@@ -110,6 +134,17 @@ class Observe:
                              "; ".join(f"{s['ms']} ms {s['sql']}" for s in statements),
                              extra={"fields": {**fields, "statements_timed": statements},
                                     "request_id": record.id})
+
+
+def peer_in(scope: Any, networks: Networks) -> bool:
+    client = scope.get("client")
+    if not networks or not client:
+        return False
+    try:
+        peer = ip_address(client[0])
+    except ValueError:
+        return False
+    return any(peer in network for network in networks)
 
 
 def access_fields(scope: Any, record: RequestRecord, status: int, sent: int,

@@ -28,6 +28,8 @@ from typing import Any
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 
+from app.observe import metrics
+from app.observe.record import CURRENT
 from app.serving.guard import is_api
 
 BUSY_MESSAGE = "is busy just now; try again in a second"
@@ -139,6 +141,10 @@ class Admission:
 
     async def _refuse(self, scope: Scope, send: ASGISendCallable) -> None:
         self.refused += 1
+        metrics.REFUSED.labels("busy").inc()
+        record = CURRENT.get()
+        if record is not None:
+            record.route = metrics.REFUSED_ROUTE
         headers, body = refusal(scope)
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})

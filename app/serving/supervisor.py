@@ -37,6 +37,9 @@ from typing import Any
 from hypercorn.config import Config, Sockets
 from hypercorn.typing import WorkerFunc
 from hypercorn.utils import write_pid_file
+from prometheus_client.multiprocess import mark_process_dead
+
+from app.observe.shared import shared_metrics
 
 HEALTHY_AFTER_S = 10.0  # a worker that lived this long was not crash-looping
 CRASH_LOOP = 5  # young deaths in a row in one slot
@@ -60,10 +63,16 @@ def worker_function(config: Config) -> WorkerFunc:
 
 
 def run_worker(function: WorkerFunc, config: Config, sockets: Sockets, shutdown: Event,
-               master: int) -> None:
-    """A worker process's entry point (spawned: it must be importable and its arguments picklable)."""
+               master: int, replacement: bool = False) -> None:
+    """A worker process's entry point (spawned: it must be importable and its arguments picklable).
+    ``replacement``: it replaces one that died (counted in the metrics, by the worker: the master
+    imported the metrics before their folder was set)."""
     from app.live.transport import publish_connections  # the app's package: in workers only
+    from app.observe import metrics
     from app.serving.upstream_fixes import close_idle_http2
+
+    if replacement:
+        metrics.RESTARTS.inc()
 
     close_idle_http2()
     publish_connections()
@@ -86,6 +95,12 @@ def shutting_down() -> bool:
     return _worker_shutdown is not None and _worker_shutdown.is_set()
 
 
+def gone(process: SpawnProcess) -> None:
+    """A worker that exited: its live gauges (in flight, pool, sockets) leave with it."""
+    if process.pid is not None:
+        mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+
+
 def describe(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -102,6 +117,7 @@ class Slot:
     young_deaths: int = 0
     restart_at: float = 0.0
     last: str = ""
+    replacing: bool = False  # the next worker replaces one that died (not one recycled)
 
 
 class Supervisor:
@@ -126,7 +142,7 @@ class Supervisor:
     def start(self, slot: Slot, sockets: Sockets) -> None:
         process = self.context.Process(
             target=run_worker,
-            args=(self.function, self.config, sockets, self.shutdown, os.getpid()),
+            args=(self.function, self.config, sockets, self.shutdown, os.getpid(), slot.replacing),
         )
         slot.started = time.monotonic()
         try:
@@ -151,7 +167,9 @@ class Supervisor:
         lived = now - slot.started
         slot.process = None
         slot.last = describe(process.exitcode)
+        gone(process)
         young = lived < HEALTHY_AFTER_S and process.exitcode != 0
+        slot.replacing = process.exitcode != 0
         slot.young_deaths = slot.young_deaths + 1 if young else 1
         if slot.young_deaths >= CRASH_LOOP:
             return False
@@ -173,6 +191,7 @@ class Supervisor:
                 self.shutdown.clear()
                 for slot in self.slots:
                     slot.young_deaths, slot.restart_at, slot.process = 0, 0.0, None
+                    slot.replacing = False
             alive = [slot.process.sentinel for slot in self.slots if slot.process is not None]
             wait(alive, timeout=0.25)
             self.announce()
@@ -215,6 +234,7 @@ class Supervisor:
                 if slot.process.exitcode is None:
                     slot.process.kill()
                     slot.process.join()
+                gone(slot.process)
 
 
 def serve(config: Config) -> int:
@@ -232,6 +252,11 @@ def serve(config: Config) -> int:
     if config.pid_path is not None:
         write_pid_file(config.pid_path)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with shared_metrics():
+        return supervise(config)
+
+
+def supervise(config: Config) -> int:
     sockets = config.create_sockets()
     supervisor = Supervisor(config)
     for sock in sockets.insecure_sockets:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import create_app
 from tests.support.api import PASSWORD, auth, errors, new_article, register
+from tests.support.metrics import figure
 from tests.support.servers import free_port
 from tests.support.site import make_user, token_for
 
@@ -53,9 +54,11 @@ async def test_the_11th_wrong_password_from_one_address_is_refused(limited: Quar
         await register(http, "target")
         for _ in range(10):
             assert (await _login(http, "target@example.test")).status_code == 401
+        counted = figure("conduit_rate_limit_refusals_total", rule="signin")
         _assert_limited(await _login(http, "target@example.test"), "sign-in attempts")
         # From that address the right password waits too (no argon2 hash is spent on it).
         _assert_limited(await _login(http, "target@example.test", PASSWORD), "sign-in attempts")
+        assert figure("conduit_rate_limit_refusals_total", rule="signin") == counted + 2
 
 
 async def test_a_stranger_cannot_lock_the_owner_out(limited: Quart) -> None:

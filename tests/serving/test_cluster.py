@@ -27,6 +27,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from deploy import cluster as topology
+from deploy import monitoring
 from tests.conftest import ROOT
 from tests.support.api import PASSWORD, auth, register
 from tests.support.servers import free_port
@@ -130,6 +131,43 @@ def test_one_request_id_follows_a_request_through_haproxy_and_its_host(
              if request_id in line]  # production: JSON lines
     access = next(line for line in lines if line["logger"] == "conduit.access")
     assert access["route"] == "/api/tags" and access["status"] == 200
+
+
+def test_prometheus_scrapes_every_host_and_exporter_and_top_reports_them(
+        cluster: topology.Cluster) -> None:
+    """Every target up (3 hosts, HAProxy's exporter, PostgreSQL's, Redis's), the rules loaded,
+    the hosts' request counts in Prometheus, and `cluster.py top` printing each host. /metrics
+    is denied through HAProxy, and answered to Prometheus's side of each host's link."""
+    for _ in range(12):
+        assert httpx.get(cluster.url + "/api/tags", timeout=10).status_code == 200
+    assert httpx.get(cluster.url + "/metrics", timeout=10).status_code == 403
+    assert httpx.get(host_url(cluster, 1) + "/metrics", timeout=10).status_code == 200
+    expected = {("conduit", f"{cluster.address(h)}:{cluster.host_port(h)}") for h in (1, 2, 3)}
+    deadline = time.monotonic() + 60
+    while True:
+        targets = monitoring.targets(cluster)
+        served = monitoring.by(cluster, 'sum by (instance) (conduit_http_requests_total'
+                                        '{route="/api/tags"})', "instance")
+        recorded = monitoring.by(cluster, 'route:conduit_http_requests:rate1m{route="/api/tags"}',
+                                 "route")  # two scrapes of the count, and the rule evaluated
+        healthy = {(t["job"], t["instance"]) for t in targets if t["health"] == "up"}
+        if len(healthy) == len(targets) == 6 and sum(served.values()) >= 12 and recorded:
+            break
+        assert time.monotonic() < deadline, f"not every target up, or the count missing: {targets}"
+        time.sleep(0.5)
+    assert expected <= healthy and {job for job, _ in healthy} == {
+        "conduit", "haproxy", "postgres", "redis"}
+    rules = {rule["name"] for group in monitoring.api(cluster, "rules")["groups"]
+             for rule in group["rules"]}
+    assert {"ConduitHostDown", "ConduitErrorRatioHigh", "ConduitPoolSaturated"} <= rules
+    pg_up = monitoring.by(cluster, "pg_up", "job")
+    assert pg_up == {"postgres": 1.0}  # the exporter's role reaches the database
+    top = subprocess.run([sys.executable, str(ROOT / "deploy" / "cluster.py"), "top",
+                          "--name", cluster.name], capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0, top.stderr
+    assert "targets 6 of 6 up" in top.stdout
+    assert all(instance in top.stdout for _job, instance in expected)
+    assert "/api/tags" in top.stdout and "alerts firing: none" in top.stdout
 
 
 async def test_sessions_tokens_revocation_and_limits_work_whichever_host_answers(

@@ -18,22 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.servers import Server, free_port, running_server, wait_until_echo_in_flight
+from tests.support.servers import (
+    Server,
+    free_port,
+    running_server,
+    wait_until_echo_in_flight,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.once  # the process supervisor: backend-independent
-
-
-def worker_pids(master: int) -> set[int]:
-    """The master's worker processes (not multiprocessing's resource tracker)."""
-    found = set()
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    for pid in map(int, children):
-        try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.add(pid)
-        except FileNotFoundError:
-            continue
-    return found
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:

@@ -201,3 +201,16 @@ def fresh_production_server(backend: str, work: Path) -> Iterator[str]:
     finally:
         if backend != "sqlite":
             drop_pg_database(name)
+
+
+def worker_pids(master: int) -> set[int]:
+    """The master's worker processes (not multiprocessing's resource tracker)."""
+    found = set()
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    for pid in map(int, children):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+        except FileNotFoundError:
+            continue
+    return found

@@ -66,6 +66,19 @@ def test_the_cost_harness_measures_the_app_against_the_floor(tmp_path: Path) -> 
     assert [len(figures["GET /api/tags"][server]) for server in ("app", "floor")] == [2, 2]
 
 
+def test_the_metrics_cost_is_measured_with_and_without_them() -> None:
+    result = subprocess.run([sys.executable, "-m", "bench.observe_cost", "--rounds", "1",
+                             "--requests", "300", "--checkouts", "30"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr  # 1: nothing reached the multiprocess files
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines()
+            if line.startswith("| a ")]
+    assert [row[0].strip() for row in rows] == ["a request through Observe",
+                                                "a pooled connection out and in"]
+    for _what, on, off, _cost in rows:
+        assert float(on) > 0 and float(off) > 0
+
+
 def test_a_failed_generator_run_is_reported_not_left_empty(tmp_path: Path) -> None:
     report = _harness().loadgen("http://127.0.0.1:9", "contexts", 1, 1, tmp_path / "r.json")
     assert report["error"] == "exit status 1, no JSON report"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.commands.demo_data import seed
 from loadtest.checks import signed_in
 from loadtest.cli import main
+from loadtest.server_side import quantile, view
 from loadtest.stats import Recorder, percentile, report_dict, summarise
 
 pytestmark = pytest.mark.once  # the load generator: backend-independent
@@ -36,6 +37,22 @@ def test_percentiles_use_the_nearest_rank() -> None:
     assert math.isnan(percentile([], 50))
     with pytest.raises(ValueError):
         percentile(values, 0)
+
+
+def test_the_servers_quantiles_are_prometheus_histogram_quantile() -> None:
+    buckets = {0.1: 50.0, 0.2: 100.0, math.inf: 100.0}  # cumulative, as /metrics has them
+    assert quantile(0.5, buckets) == pytest.approx(0.1)
+    assert quantile(0.99, buckets) == pytest.approx(0.198)  # 0.1 + 0.1 x (99 - 50) / 50
+    assert quantile(0.99, {0.1: 0.0, 0.2: 98.0, math.inf: 100.0}) == 0.2  # in +Inf: the top bound
+    assert math.isnan(quantile(0.99, {0.1: 0.0, math.inf: 0.0}))
+    before = "conduit_http_requests_total{route=\"/a\",method=\"GET\",status=\"2xx\"} 10\n"
+    after = ("conduit_http_requests_total{route=\"/a\",method=\"GET\",status=\"2xx\"} 30\n"
+             "conduit_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"2xx\"} 99\n"
+             "conduit_worker_cpu_seconds_total 0.04\n")
+    figures = view(before, after)
+    assert figures is not None and figures["requests"] == 20  # the probes are not the run's
+    assert figures["cpu_ms_per_request"] == pytest.approx(2.0)
+    assert view(None, after) is None
 
 
 def test_summary_is_in_milliseconds_from_unsorted_seconds() -> None:
@@ -105,6 +122,10 @@ async def test_contexts_counts_add_up_and_every_answer_is_verified(live_server: 
     assert report["leaks"] == 0
     assert sum(e["requests"] for e in report["endpoints"].values()) == 300
     assert report["latency_ms"]["p50"] <= report["latency_ms"]["p99"] <= report["latency_ms"]["max"]
+    server = report["server"]  # the server's own /metrics, read before and after the run
+    assert server["requests"] >= 300 and server["errors_5xx"] == 0 and server["refused"] == 0
+    assert 0 < server["latency_ms"]["p50"] <= server["latency_ms"]["p99"]
+    assert server["cpu_ms_per_request"] > 0
 
 
 async def test_threadlocal_leaks_are_counted_and_set_the_exit_status(live_server: str,

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from app.serving.admission import BUSY_MESSAGE, Admission
+from tests.support.metrics import figure
 
 
 class HeldApp:
@@ -62,6 +63,7 @@ async def test_past_the_limit_a_request_is_refused_at_once_as_busy() -> None:
     first = asyncio.create_task(call(gate, "/api/a"))
     second = asyncio.create_task(call(gate, "/b"))
     await until_started(app, 2)
+    counted = figure("conduit_http_refused_total", reason="busy")
 
     refused = await call(gate, "/api/c")
     assert refused["status"] == 503
@@ -72,6 +74,7 @@ async def test_past_the_limit_a_request_is_refused_at_once_as_busy() -> None:
     assert b"busy" in page["body"]
     assert app.started == ["/api/a", "/b"]  # neither refusal reached the app
     assert gate.refused == 2
+    assert figure("conduit_http_refused_total", reason="busy") == counted + 2
 
     app.let_go("/api/a")
     assert (await first)["status"] == 200

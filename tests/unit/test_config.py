@@ -65,6 +65,8 @@ def test_overrides_win_over_the_environment() -> None:
     ({"CONDUIT_ADMIT_WAIT_MS": "-1"}, "CONDUIT_ADMIT_WAIT_MS must be between 0 and 10000"),
     ({"CONDUIT_REQUEST_DEADLINE": "10"}, "must be longer than CONDUIT_BODY_TIMEOUT (10 s)"),
     ({"CONDUIT_LOG_LEVEL": "LOUD"}, "CONDUIT_LOG_LEVEL must be one of"),
+    ({"CONDUIT_METRICS_ALLOW": "prometheus.internal"}, "CONDUIT_METRICS_ALLOW must be comma-separated"),
+    ({"CONDUIT_TRUSTED_PROXIES": "10.0.0.0/33"}, "CONDUIT_TRUSTED_PROXIES must be comma-separated"),
     ({"CONDUIT_DATABASE_URL": "mysql://root@localhost/db"}, "supported: sqlite+aiosqlite"),
     ({"CONDUIT_DATABASE_URL": "not a url"}, "is not a database URL"),
     ({"CONDUIT_DATABASE_URL": "sqlite+aiosqlite://"}, "must name a SQLite file"),
