@@ -37,7 +37,7 @@ def run(base: str, rate: float, seconds: float, warmup: float, *load: str) -> di
 
 
 def row(label: str, rate: float, report: dict[str, Any]) -> dict[str, Any]:
-    ok, refused = report["verified_latency_ms"], report["refused"]
+    ok, refused, server = report["verified_latency_ms"], report["refused"], report.get("server")
     timeline = report["timeline"]
     first_clean = next((s["t"] for s in timeline if s["refused"] == 0 and s["errors"] == 0), None)
     return {"load": label, "rate": rate, "requests": report["requests"],
@@ -46,7 +46,9 @@ def row(label: str, rate: float, report: dict[str, Any]) -> dict[str, Any]:
             "refused": refused["count"], "refused_p99_ms": round(refused["latency_ms"]["p99"], 1),
             "client_late_p99_ms": round(report["client_late_ms"]["p99"], 1),
             "other_errors": sum(report["errors"].values()) - refused["count"],
-            "first_clean_second": first_clean, "client_cpu": report["client_cpu"]}
+            "first_clean_second": first_clean, "client_cpu": report["client_cpu"],
+            # The server's own CPU per request it answered (its /metrics), refusals included.
+            "server_cpu_ms": round(server["cpu_ms_per_request"], 2) if server else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,12 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rows[-1]), flush=True)
     best = max(r["goodput_rps"] for r in rows)
     print("\n| load | arrivals/s | goodput/s | of best | verified p50 / p99 ms | refused (503) "
-          "| refusals' p99 ms | client late p99 ms | other errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| refusals' p99 ms | client late p99 ms | server CPU ms/answer | other errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['load']} | {r['rate']:g} | {r['goodput_rps']} | {r['goodput_rps'] / best:.0%} "
               f"| {r['verified_p50_ms']} / {r['verified_p99_ms']} | {r['refused']} "
-              f"| {r['refused_p99_ms']} | {r['client_late_p99_ms']} | {r['other_errors']} |")
+              f"| {r['refused_p99_ms']} | {r['client_late_p99_ms']} | {r['server_cpu_ms']} "
+              f"| {r['other_errors']} |")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     return 0

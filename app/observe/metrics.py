@@ -37,6 +37,7 @@ IN_FLIGHT = Gauge("conduit_http_requests_in_flight", "HTTP requests being served
                   multiprocess_mode="livesum")
 REFUSED = Counter("conduit_http_refused_total", "Requests refused before any work, by reason",
                   ("reason",))
+REFUSED.labels("busy").inc(0)  # 0 from the start: a rate of refusals before the first one
 STATEMENTS = Histogram("conduit_db_statements_per_request", "SQL statements one request ran",
                        ("route",), buckets=STATEMENT_BUCKETS)
 DB_TIME = Histogram("conduit_db_seconds_per_request", "Time one request spent in SQL statements",

@@ -69,6 +69,9 @@ def test_counts_add_up_across_workers_and_a_killed_one(tmp_path: Path, database_
                      route="/api/tags", method="GET") == 30
         assert value(before, "conduit_db_statements_per_request_count", route="/api/tags") == 30
         assert value(before, "conduit_db_statements_per_request_sum", route="/api/tags") >= 30
+        # Refusals are there before the first one (a rate of 0, not no series, for the rules).
+        assert ("conduit_http_refused_total", frozenset({("reason", "busy")})) in before
+        assert value(before, "conduit_http_refused_total", reason="busy") == 0
 
         pids = worker_pids(running.proc.pid)
         assert len(pids) == 2
