@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.infra.settings import INSTANCE_DIR, ConfigError, instance_secret, load_settings
+from app.infra.setting_values import INSTANCE_DIR, ConfigError, instance_secret
+from app.infra.settings import load_settings
 
 pytestmark = pytest.mark.once  # settings: backend-independent
 
