@@ -32,6 +32,8 @@ TOO_BIG = 1009  # a message over MESSAGE_MAX characters
 NO_PONG = 4000  # no answer to the last heartbeat
 BAD_MESSAGE = 4400  # not a message this server knows
 PONG = '{"type":"pong"}'
+PING = '{"type":"ping"}'
+HEARTBEATS = frozenset({PING, PONG})
 MESSAGE_MAX = 1024  # what a client sends is a pong: anything bigger is not one of ours
 # For the close frame to be written and acknowledged (a reader that is slow, not stuck, gets its
 # 4008: ~130 KB to read before it); past it the connection is reset (app/live/transport.py).
@@ -165,8 +167,9 @@ async def _send(sub: Subscription) -> None:
             await sub.ready.wait()
             sub.ready.clear()
             while sub.pending and sub.closing is None:
-                await websocket.send(sub.pending.popleft())
-                if not hello:
+                text = sub.pending.popleft()
+                await websocket.send(text)
+                if not hello and text not in HEARTBEATS:  # nor are heartbeats
                     metrics.LIVE_DELIVERED.inc()
                 hello = False
     except Exception:  # the connection is gone
@@ -202,5 +205,5 @@ async def _beat(sub: Subscription, ping_s: float) -> None:
             sub.cut(NO_PONG, "no answer to the last ping", cause="no_pong")
             return
         sub.heard = False
-        sub.pending.append('{"type":"ping"}')  # heartbeats are not events: never counted as queued
+        sub.pending.append(PING)  # heartbeats are not events: never counted as queued
         sub.ready.set()

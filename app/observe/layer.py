@@ -111,8 +111,9 @@ class Observe:
             CURRENT.reset(token)
             metrics.IN_FLIGHT.dec()
             elapsed = time.perf_counter() - record.started
-            metrics.observe_request(record.route, scope["method"], status, elapsed,
-                                    record.statements, record.db_seconds)
+            if scope["path"] not in self.probes:  # a balancer's checks are not the traffic
+                metrics.observe_request(record.route, scope["method"], status, elapsed,
+                                        record.statements, record.db_seconds)
             self.log(scope, record, status, sent, elapsed)
 
     def log(self, scope: Any, record: RequestRecord, status: int, sent: int, elapsed: float) -> None:
@@ -144,6 +145,8 @@ def peer_in(scope: Any, networks: Networks) -> bool:
         peer = ip_address(client[0])
     except ValueError:
         return False
+    if peer.version == 6 and peer.ipv4_mapped is not None:  # ::ffff:127.0.0.1 on a dual-stack bind
+        peer = peer.ipv4_mapped
     return any(peer in network for network in networks)
 
 

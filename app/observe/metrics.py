@@ -20,7 +20,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as mp
 
-from app.observe.shared import MULTIPROCESS
+from app.observe.shared import MULTIPROCESS, ensure_folder
+
+ensure_folder()  # before the first metric below writes its file there
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"

@@ -23,14 +23,15 @@ class ObservedPool(AsyncAdaptedQueuePool):
         if self._pool.qsize():  # an idle connection: handed out at once, no wait to count
             record = super()._do_get()
             metrics.POOL_WAIT.observe(0.0)
-        else:  # every connection is out (or one is to be made): the wait is counted
+        else:  # every connection is out, or one is to be made: the wait is counted, one that
+            # ran out or was cancelled too (the worst ones)
             metrics.POOL_WAITING.inc()
             started = time.perf_counter()
             try:
                 record = super()._do_get()
             finally:
                 metrics.POOL_WAITING.dec()
-            metrics.POOL_WAIT.observe(time.perf_counter() - started)
+                metrics.POOL_WAIT.observe(time.perf_counter() - started)
         info = record.record_info
         if info is not None and not info.get(_OUT):  # QueuePool's _do_get may call itself
             info[_OUT] = True

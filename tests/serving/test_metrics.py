@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -112,6 +113,7 @@ def test_a_path_no_route_matches_makes_no_new_label(tmp_path: Path, database_url
         figures = samples(client)
         labels = {v for (_name, pairs) in figures for _k, v in pairs}
         assert not any("nowhere" in label or "tags-" in label for label in labels)
+        assert "/healthz" not in labels  # the probes (the start-up wait asked it) are not traffic
         assert value(figures, "conduit_http_requests_total", route="unmatched", method="GET",
                      status="4xx") == 5
         assert value(figures, "conduit_http_requests_total", route="unmatched", method="other",
@@ -130,3 +132,26 @@ def test_metrics_are_refused_to_other_addresses_and_through_a_proxy(tmp_path: Pa
         assert posted.status_code == 405 and posted.headers["allow"] == "GET, HEAD"
         forwarded = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
         assert forwarded.status_code == 403  # a proxy passed it on from someone else
+
+
+def test_a_folder_not_made_yet_is_made_and_one_in_use_is_not_taken(tmp_path: Path,
+                                                                  database_url: str) -> None:
+    """An operator's PROMETHEUS_MULTIPROC_DIR that does not exist yet is made (the workers'
+    first metric would fail on it); a second server given the same folder refuses to start
+    rather than delete the running one's figures."""
+    folder = tmp_path / "not" / "made"
+    with server(tmp_path, database_url, PROMETHEUS_MULTIPROC_DIR=str(folder)) as (client, _r):
+        assert client.get("/api/tags").status_code == 200
+        assert value(samples(client), "conduit_http_requests_total", route="/api/tags",
+                     method="GET", status="2xx") == 1
+        files = sorted(folder.glob("*.db"))
+        env = {**os.environ, "CONDUIT_ENV": "testing", "CONDUIT_DATABASE_URL": database_url,
+               "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+        second = subprocess.run([sys.executable, "-m", "app.serving.serve", "--bind",
+                                 f"127.0.0.1:{free_port()}", "--workers", "1"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "holds the figures of another server" in second.stderr
+        assert files and all(path.exists() for path in files)
+        assert value(samples(client), "conduit_http_requests_total", route="/api/tags",
+                     method="GET", status="2xx") == 1  # still there

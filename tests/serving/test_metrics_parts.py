@@ -5,6 +5,7 @@ refusals by rule. tests/serving/test_metrics.py proves the whole across workers 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +17,9 @@ from sqlalchemy import text
 
 from app import create_app
 from app.infra.database import get_database
+from app.infra.setting_values import networks
 from app.live.socket import BAD_MESSAGE
+from app.observe.layer import peer_in
 from tests.live.test_live import WAIT_S, next_event
 from tests.support.api import new_article, register
 from tests.support.metrics import figure
@@ -65,6 +68,9 @@ async def test_live_sockets_are_counted_open_fed_and_cut(client: Any, http: http
         await new_article(http, token)
         assert (await next_event(ws))["type"] == "article.created"
         assert figure("conduit_live_events_delivered_total") == delivered + 1
+        await ws.send('{"type":"ping"}')
+        assert json.loads(await asyncio.wait_for(ws.receive(), WAIT_S)) == {"type": "pong"}
+        assert figure("conduit_live_events_delivered_total") == delivered + 1  # a pong is no event
         await ws.send("hello")
         with pytest.raises(WebsocketDisconnectError) as closed:
             while True:
@@ -73,3 +79,12 @@ async def test_live_sockets_are_counted_open_fed_and_cut(client: Any, http: http
     await until(lambda: figure("conduit_live_subscribers") == opened)
     assert figure("conduit_live_sockets_cut_total", reason="bad_message") == cut + 1
 
+
+
+def test_an_ipv4_peer_on_a_dual_stack_bind_is_matched_as_ipv4() -> None:
+    """A server bound to [::] sees a loopback scrape as ::ffff:127.0.0.1: still this machine."""
+    allowed = networks("127.0.0.1,::1")
+    assert peer_in({"client": ("::ffff:127.0.0.1", 1234)}, allowed)
+    assert peer_in({"client": ("::1", 1234)}, allowed)
+    assert not peer_in({"client": ("::ffff:10.0.0.1", 1234)}, allowed)
+    assert not peer_in({"client": None}, allowed)
