@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -36,9 +35,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # python deploy/cluster.py: the package is the checkout's
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from deploy import monitoring
-from deploy.common import BIN, DEPLOY, ROOT, alive, fill, sh, spawn, wait_until
-
-PG_SOCKET = "/var/run/postgresql"
+from deploy.balancer import haproxy as haproxy
+from deploy.balancer import lb_ready, start_haproxy
+from deploy.common import DEPLOY, ROOT, alive, fill, sh, spawn, wait_until
+from deploy.database import PG_SOCKET as PG_SOCKET
+from deploy.database import create_database, drop
 
 
 @dataclass
@@ -218,79 +219,6 @@ def start_redis(cluster: Cluster) -> None:
     wait_until(socket_path.exists, "Redis")
 
 
-def create_database(cluster: Cluster) -> None:
-    """The database, owned by a role of its own that runs the migrations, and the app's role,
-    which may read and write rows and nothing else, with a connection limit and a statement
-    timeout on it (docs/deploying.md, "Production, step by step", step 1). Neither is a superuser."""
-    psql = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c"]
-    owner, app = f'"{cluster.owner}"', f'"{cluster.app_role}"'
-    sh(*psql, f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)')
-    monitor = f'"{cluster.monitor_role}"'
-    for role in (app, owner, monitor):
-        sh(*psql, f"DROP ROLE IF EXISTS {role}")
-    cluster.made.append("roles")
-    sh(*psql, f"CREATE ROLE {owner} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 10")
-    sh(*psql, f"CREATE ROLE {monitor} LOGIN NOSUPERUSER CONNECTION LIMIT 3 IN ROLE pg_monitor")
-    sh(*psql, f"CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-              f"CONNECTION LIMIT {cluster.connection_limit}")
-    sh(*psql, f"ALTER ROLE {app} SET statement_timeout = '5s'")
-    sh(*psql, f'CREATE DATABASE "{cluster.database}" OWNER {owner}')
-    cluster.made.append("database")
-    cluster.save()
-    in_database = ["psql", "-h", PG_SOCKET, "-U", cluster.owner, "-d", cluster.database, "-q",
-                   "-v", "ON_ERROR_STOP=1", "-c"]
-    sh(*in_database, f"REVOKE ALL ON DATABASE \"{cluster.database}\" FROM PUBLIC; "
-                     f"GRANT CONNECT, TEMPORARY ON DATABASE \"{cluster.database}\" TO {app}; "
-                     f"GRANT CONNECT ON DATABASE \"{cluster.database}\" TO {monitor}; "
-                     f"GRANT USAGE ON SCHEMA public TO {app}; "
-                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-                     f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}; "
-                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app}")
-    # As make run, as the owner: migrate, then the demo data (password conduit-demo).
-    env = {**host_env(cluster), "CONDUIT_DATABASE_URL": cluster.role_url(cluster.owner)}
-    migrate = subprocess.run([str(BIN / "quart"), "--app", "app", "demo"], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
-    if migrate.returncode != 0:
-        raise SystemExit(f"cluster: migrating {cluster.database} failed:\n{migrate.stderr}")
-
-
-def start_haproxy(cluster: Cluster) -> None:
-    servers = "\n".join(f"    server h{h} {cluster.address(h)}:{cluster.host_port(h)}"
-                        for h in range(1, cluster.hosts + 1))
-    config = fill((DEPLOY / "haproxy.cfg").read_text(), {
-        "bind": f"127.0.0.1:{cluster.port}", "servers": servers, "run": str(cluster.run),
-        "metrics_bind": monitoring.address(cluster.port, "haproxy")})
-    path = cluster.run / "haproxy.cfg"
-    path.write_text(config)
-    cluster.pids["haproxy"] = spawn(["haproxy", "-db", "-f", str(path)], cluster.run / "haproxy.log")
-    cluster.made.append("haproxy")
-    cluster.save()
-
-
-def haproxy(cluster: Cluster, command: str) -> str:
-    """One command on HAProxy's admin socket (``show servers state``, ``set server app/h1 ...``)."""
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as conn:
-        conn.connect(str(cluster.run / "haproxy.sock"))
-        conn.sendall(command.encode() + b"\n")
-        chunks = []
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
-def lb_ready(cluster: Cluster) -> bool:
-    try:
-        with urllib.request.urlopen(f"{cluster.url}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
-
-
-# Up and down ------------------------------------------------------------------------------------
-
-
 def up(cluster: Cluster) -> Cluster:
     if Cluster.load(cluster.name) is not None:
         raise SystemExit(f"cluster: {cluster.name} is already up (down it first: make cluster-down)")
@@ -307,7 +235,7 @@ def up(cluster: Cluster) -> Cluster:
     cluster.save()
     try:
         start_redis(cluster)
-        create_database(cluster)
+        create_database(cluster, host_env(cluster))
         for host in range(1, cluster.hosts + 1):
             if cluster.namespaces:
                 link_host(cluster, host)
@@ -340,13 +268,8 @@ def down(cluster: Cluster) -> None:
         kind, _, value = item.partition(":")
         if kind == "netns":
             sh("ip", "netns", "del", value, check=False)  # its end of the veth pair goes with it
-        elif kind == "database":
-            sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
-               f'DROP DATABASE IF EXISTS "{cluster.database}" WITH (FORCE)', check=False)
-        elif kind == "roles":
-            for role in (cluster.app_role, cluster.owner, cluster.monitor_role):
-                sh("psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-q", "-c",
-                   f'DROP ROLE IF EXISTS "{role}"', check=False)
+        elif kind in ("database", "roles"):
+            drop(cluster, kind)
     shutil.rmtree(cluster.run, ignore_errors=True)
 
 
