@@ -57,6 +57,24 @@ async def test_the_pool_counts_what_is_in_use_and_who_waits(one_connection: Quar
     assert figure("conduit_db_pool_wait_seconds_count") >= waits + 2
 
 
+async def test_a_wait_for_the_pool_that_runs_out_is_counted(database_url: str) -> None:
+    """The worst waits are those that end in a 503: they are in the histogram too."""
+    application = create_app({"env": "testing", "database_url": database_url, "pool_size": 1,
+                              "db_timeout": 1})
+    async with application.test_app():
+        engine = get_database(application).engine
+        assert engine is not None
+        transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]
+        waits = figure("conduit_db_pool_wait_seconds_count")
+        waited = figure("conduit_db_pool_wait_seconds_sum")
+        async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as http, \
+                engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            assert (await http.get("/api/articles")).status_code == 503  # no connection in 1 s
+        assert figure("conduit_db_pool_wait_seconds_count") >= waits + 1
+        assert figure("conduit_db_pool_wait_seconds_sum") - waited >= 0.9  # the timeout, at least
+
+
 async def test_live_sockets_are_counted_open_fed_and_cut(client: Any, http: httpx.AsyncClient) -> None:
     token = await register(http, "broadcaster")
     opened = figure("conduit_live_subscribers")
