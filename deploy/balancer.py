@@ -19,7 +19,7 @@ def start_haproxy(cluster: Cluster) -> None:
                         for h in range(1, cluster.hosts + 1))
     config = fill((DEPLOY / "haproxy.cfg").read_text(), {
         "bind": f"127.0.0.1:{cluster.port}", "servers": servers, "run": str(cluster.run),
-        "metrics_bind": monitoring.address(cluster.port, "haproxy")})
+        "metrics_bind": monitoring.address(cluster, "haproxy")})
     path = cluster.run / "haproxy.cfg"
     path.write_text(config)
     cluster.pids["haproxy"] = spawn(["haproxy", "-db", "-f", str(path)], cluster.run / "haproxy.log")

@@ -54,6 +54,7 @@ class Cluster:
     extra_env: dict[str, str] = field(default_factory=dict)  # over conduit.env (a benchmark's)
     made: list[str] = field(default_factory=list)  # what down() must undo, in order made
     pids: dict[str, int] = field(default_factory=dict)
+    monitor_ports: dict[str, int] = field(default_factory=dict)  # deploy/monitoring.py's
 
     @property
     def run(self) -> Path:
@@ -242,6 +243,7 @@ def up(cluster: Cluster) -> Cluster:
             start_host(cluster, host)
         for host in range(1, cluster.hosts + 1):
             wait_until(partial(host_ready, cluster, host), f"host {host}")
+        cluster.monitor_ports = monitoring.choose_ports(cluster.port)
         start_haproxy(cluster)
         wait_until(lambda: lb_ready(cluster) or not alive(cluster.pids["haproxy"]), "HAProxy")
         if not alive(cluster.pids["haproxy"]):

@@ -3,8 +3,8 @@ exporter, postgres_exporter and redis_exporter, with deploy/prometheus/rules.yml
 short health summary read from it (``python deploy/cluster.py top``).
 
 Each part listens on this machine's loopback, on the cluster's port plus its ``OFFSETS`` (8081 for
-Prometheus with the default 8080). deploy/prometheus/prometheus.yml is the one source, as
-deploy/haproxy.cfg is: this fills in its ``{{...}}`` fields.
+Prometheus with the default 8080) when that is free (``choose_ports``). deploy/prometheus/
+prometheus.yml is the one source, as deploy/haproxy.cfg is: this fills in its ``{{...}}`` fields.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,23 @@ PROGRAMS = {"prometheus": "prometheus", "prometheus-postgres-exporter": "prometh
 PROMETHEUS = DEPLOY / "prometheus"
 
 
-def address(port: int, part: str) -> str:
-    return f"127.0.0.1:{port + OFFSETS[part]}"
+def choose_ports(port: int) -> dict[str, int]:
+    """Each part's port: the cluster's port plus its offset when that is free, else one the
+    kernel picks (a test's cluster port is a free one in the ephemeral range, where the next
+    ports may be some connection's own)."""
+    chosen = {}
+    for part, offset in OFFSETS.items():
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + offset))
+            except OSError:
+                probe.bind(("127.0.0.1", 0))
+            chosen[part] = probe.getsockname()[1]
+    return chosen
+
+
+def address(cluster: Cluster, part: str) -> str:
+    return f"127.0.0.1:{cluster.monitor_ports[part]}"
 
 
 def missing() -> list[str]:
@@ -39,32 +55,32 @@ def missing() -> list[str]:
 
 def start(cluster: Cluster) -> None:
     """The exporters, then Prometheus; returns once Prometheus is ready (its rules loaded)."""
-    run, port = cluster.run, cluster.port
+    run = cluster.run
     dsn = (f"host=/var/run/postgresql user={cluster.monitor_role} dbname={cluster.database} "
            "sslmode=disable")
     postgres_env = {"PATH": os.environ["PATH"], "DATA_SOURCE_NAME": dsn}
     cluster.pids["postgres_exporter"] = spawn(
-        ["prometheus-postgres-exporter", f"--web.listen-address={address(port, 'postgres')}"],
+        ["prometheus-postgres-exporter", f"--web.listen-address={address(cluster, 'postgres')}"],
         run / "postgres_exporter.log", env=postgres_env)
     cluster.pids["redis_exporter"] = spawn(
         ["prometheus-redis-exporter", f"-redis.addr=unix://{run / 'redis.sock'}",
-         f"-web.listen-address={address(port, 'redis')}"], run / "redis_exporter.log")
+         f"-web.listen-address={address(cluster, 'redis')}"], run / "redis_exporter.log")
     hosts = ", ".join(f'"{cluster.address(h)}:{cluster.host_port(h)}"'
                       for h in range(1, cluster.hosts + 1))
     config = run / "prometheus.yml"
     config.write_text(fill((PROMETHEUS / "prometheus.yml").read_text(), {
-        "hosts": hosts, "haproxy": address(port, "haproxy"), "postgres": address(port, "postgres"),
-        "redis": address(port, "redis"), "rules": str(PROMETHEUS / "rules.yml")}))
+        "hosts": hosts, "haproxy": address(cluster, "haproxy"), "postgres": address(cluster, "postgres"),
+        "redis": address(cluster, "redis"), "rules": str(PROMETHEUS / "rules.yml")}))
     cluster.pids["prometheus"] = spawn(
         ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={run / 'prometheus'}",
-         f"--web.listen-address={address(port, 'prometheus')}", "--storage.tsdb.retention.time=1d"],
+         f"--web.listen-address={address(cluster, 'prometheus')}", "--storage.tsdb.retention.time=1d"],
         run / "prometheus.log")
     cluster.save()
     wait_until(lambda: ready(cluster), "Prometheus")
 
 
 def url(cluster: Cluster) -> str:
-    return f"http://{address(cluster.port, 'prometheus')}"
+    return f"http://{address(cluster, 'prometheus')}"
 
 
 def ready(cluster: Cluster) -> bool:
