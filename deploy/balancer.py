@@ -4,11 +4,10 @@ it answers."""
 from __future__ import annotations
 
 import socket
-import urllib.request
 from typing import TYPE_CHECKING
 
 from deploy import monitoring
-from deploy.common import DEPLOY, fill, spawn
+from deploy.common import DEPLOY, answers, fill, spawn
 
 if TYPE_CHECKING:
     from deploy.cluster import Cluster
@@ -39,8 +38,4 @@ def haproxy(cluster: Cluster, command: str) -> str:
 
 
 def lb_ready(cluster: Cluster) -> bool:
-    try:
-        with urllib.request.urlopen(f"{cluster.url}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
+    return answers(f"{cluster.url}/readyz")

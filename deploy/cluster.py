@@ -27,7 +27,6 @@ import shutil
 import signal
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,7 +36,7 @@ if __package__ in (None, ""):  # python deploy/cluster.py: the package is the ch
 from deploy import monitoring
 from deploy.balancer import haproxy as haproxy
 from deploy.balancer import lb_ready, start_haproxy
-from deploy.common import DEPLOY, ROOT, alive, fill, sh, spawn, wait_until
+from deploy.common import DEPLOY, ROOT, alive, answers, fill, sh, spawn, wait_until
 from deploy.database import PG_SOCKET as PG_SOCKET
 from deploy.database import create_database, drop
 
@@ -198,12 +197,7 @@ def restart_host(cluster: Cluster, host: int) -> None:
 
 
 def host_ready(cluster: Cluster, host: int) -> bool:
-    try:
-        url = f"http://{cluster.address(host)}:{cluster.host_port(host)}/readyz"
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
+    return answers(f"http://{cluster.address(host)}:{cluster.host_port(host)}/readyz")
 
 
 # The shared parts -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     return process.pid
+
+
+def answers(url: str) -> bool:
+    """``url`` answers 200 within 2 s (a probe: /readyz, Prometheus's /-/ready)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = START_TIMEOUT_S) -> None:

@@ -18,14 +18,14 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from deploy.common import DEPLOY, fill, spawn, wait_until
+from deploy.common import DEPLOY, answers, fill, spawn, wait_until
 
 if TYPE_CHECKING:
     from deploy.cluster import Cluster
 
 OFFSETS = {"prometheus": 1, "haproxy": 2, "postgres": 3, "redis": 4}
-PROGRAMS = {"prometheus": "prometheus", "prometheus-postgres-exporter": "prometheus-postgres-exporter",
-            "prometheus-redis-exporter": "prometheus-redis-exporter"}  # program: Debian package
+# Debian's packages, each named as its program (the Makefile's MONITORING lists them too).
+PACKAGES = ("prometheus", "prometheus-postgres-exporter", "prometheus-redis-exporter")
 PROMETHEUS = DEPLOY / "prometheus"
 
 
@@ -50,7 +50,7 @@ def address(cluster: Cluster, part: str) -> str:
 
 def missing() -> list[str]:
     """The Debian packages still to install for the monitoring."""
-    return [package for program, package in PROGRAMS.items() if shutil.which(program) is None]
+    return [package for package in PACKAGES if shutil.which(package) is None]
 
 
 def start(cluster: Cluster) -> None:
@@ -84,11 +84,7 @@ def url(cluster: Cluster) -> str:
 
 
 def ready(cluster: Cluster) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url(cluster)}/-/ready", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
+    return answers(f"{url(cluster)}/-/ready")
 
 
 def api(cluster: Cluster, path: str, **params: str) -> Any:

@@ -1,6 +1,6 @@
 """The server's figures in Prometheus's exposition format (``prometheus-client``), at ``/metrics``.
 
-Under conduit-serve every worker and the master write to files in one folder per server
+Under conduit-serve every worker writes to files in one folder per server
 (``PROMETHEUS_MULTIPROC_DIR``, made by the supervisor before any worker starts), and a scrape
 adds them up: a worker that dies and is replaced loses nothing it counted, and its in-flight and
 pool gauges leave with it (``mark_process_dead``). In one process (``quart run``, the tests'
@@ -39,7 +39,8 @@ IN_FLIGHT = Gauge("conduit_http_requests_in_flight", "HTTP requests being served
                   multiprocess_mode="livesum")
 REFUSED = Counter("conduit_http_refused_total", "Requests refused before any work, by reason",
                   ("reason",))
-REFUSED.labels("busy").inc(0)  # 0 from the start: a rate of refusals before the first one
+REFUSED_BUSY = REFUSED.labels("busy")
+REFUSED_BUSY.inc(0)  # 0 from the start: a rate of refusals before the first one
 STATEMENTS = Histogram("conduit_db_statements_per_request", "SQL statements one request ran",
                        ("route",), buckets=STATEMENT_BUCKETS)
 DB_TIME = Histogram("conduit_db_seconds_per_request", "Time one request spent in SQL statements",

@@ -141,7 +141,7 @@ class Admission:
 
     async def _refuse(self, scope: Scope, send: ASGISendCallable) -> None:
         self.refused += 1
-        metrics.REFUSED.labels("busy").inc()
+        metrics.REFUSED_BUSY.inc()
         record = CURRENT.get()
         if record is not None:
             record.route = metrics.REFUSED_ROUTE
